@@ -1,0 +1,12 @@
+//! The opencams domain: the typed values that requests become (phone numbers, templates,
+//! message contents), their validation, template linting and rendering, and the message state
+//! machine. It owns the business rules; it never does I/O (no database, no HTTP, no clock reads:
+//! time is passed in).
+//!
+//! Validation failures are `opencams_protocol::CamsError`s, so each rule names its stable CAMS
+//! code in exactly one place.
+
+pub mod phone;
+
+pub use opencams_protocol::{CamsError, Code};
+pub use phone::PhoneNumber;

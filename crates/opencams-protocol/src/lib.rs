@@ -1,0 +1,8 @@
+//! The CAMS 2020-06-06 wire protocol, as the official Alibaba Cloud SDKs speak it: ACS3-HMAC-SHA256
+//! and v1 HMAC-SHA1 request signing and verification, parameter decoding (query, form body,
+//! "shrink" JSON), response and error envelopes, and the error-code catalogue. It is used by the
+//! server to verify and by the CLI and the bench to sign. It knows nothing of business rules.
+
+pub mod error;
+
+pub use error::{CamsError, Code};
