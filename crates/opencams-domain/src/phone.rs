@@ -13,7 +13,11 @@ impl PhoneNumber {
     /// Parses a recipient (`To`): digits with an optional leading `+`.
     /// `param` names the parameter in the error message.
     pub fn parse(param: &str, raw: &str) -> Result<Self, CamsError> {
-        let code = if param == "From" { Code::FromOnlyNumeric } else { Code::ToOnlyNumeric };
+        let code = if param == "From" {
+            Code::FromOnlyNumeric
+        } else {
+            Code::ToOnlyNumeric
+        };
         let digits = raw.trim().strip_prefix('+').unwrap_or(raw.trim());
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(CamsError::new(
@@ -68,17 +72,40 @@ mod tests {
 
     #[test]
     fn accepts_international_numbers() {
-        assert_eq!(PhoneNumber::parse("To", "+8613900000000").unwrap().as_str(), "8613900000000");
-        assert_eq!(PhoneNumber::parse("To", "447700900123").unwrap().as_str(), "447700900123");
+        assert_eq!(
+            PhoneNumber::parse("To", "+8613900000000").unwrap().as_str(),
+            "8613900000000"
+        );
+        assert_eq!(
+            PhoneNumber::parse("To", "447700900123").unwrap().as_str(),
+            "447700900123"
+        );
         assert!(PhoneNumber::parse_sender("From", "8613800000000").is_ok());
     }
 
     #[test]
     fn rejects_malformed_numbers_with_named_codes() {
-        assert_eq!(PhoneNumber::parse("To", "12ab").unwrap_err().code, Code::ToOnlyNumeric);
-        assert_eq!(PhoneNumber::parse("To", "").unwrap_err().code, Code::ToOnlyNumeric);
-        assert_eq!(PhoneNumber::parse("To", "1234").unwrap_err().code, Code::PhoneNumberError);
-        assert_eq!(PhoneNumber::parse("To", "0123456789").unwrap_err().code, Code::PhoneNumberError);
-        assert_eq!(PhoneNumber::parse_sender("From", "+8613800000000").unwrap_err().code, Code::FromOnlyNumeric);
+        assert_eq!(
+            PhoneNumber::parse("To", "12ab").unwrap_err().code,
+            Code::ToOnlyNumeric
+        );
+        assert_eq!(
+            PhoneNumber::parse("To", "").unwrap_err().code,
+            Code::ToOnlyNumeric
+        );
+        assert_eq!(
+            PhoneNumber::parse("To", "1234").unwrap_err().code,
+            Code::PhoneNumberError
+        );
+        assert_eq!(
+            PhoneNumber::parse("To", "0123456789").unwrap_err().code,
+            Code::PhoneNumberError
+        );
+        assert_eq!(
+            PhoneNumber::parse_sender("From", "+8613800000000")
+                .unwrap_err()
+                .code,
+            Code::FromOnlyNumeric
+        );
     }
 }

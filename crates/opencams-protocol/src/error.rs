@@ -158,12 +158,16 @@ impl Code {
             InvalidAccessKeyIdNotFound => "Specified access key is not found.",
             InvalidAccessKeyIdInactive => "Specified access key is disabled.",
             InvalidVersion => "Specified parameter Version is not valid.",
-            InvalidActionNotFound => "Specified api is not found, please check your url and method.",
+            InvalidActionNotFound => {
+                "Specified api is not found, please check your url and method."
+            }
             UnsupportedHttpMethod => "This http method is not supported.",
             ThrottlingUser => "Request was denied due to user flow control.",
             ForbiddenRam => "User not authorized to operate on the specified resource.",
             InternalError => "The request processing has failed due to some unknown error.",
-            ServiceUnavailable => "The request has failed due to a temporary failure of the server.",
+            ServiceUnavailable => {
+                "The request has failed due to a temporary failure of the server."
+            }
             ProductUnsubscript => "The product is not activated for this account.",
             RamPermissionDeny => "You are not authorized to perform this operation.",
             SystemLimitControl => "The system is under flow control.",
@@ -191,23 +195,37 @@ pub struct CamsError {
 
 impl CamsError {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), retry_after_ms: None }
+        Self {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+        }
     }
 
     /// The code with its usual gateway text.
     pub fn of(code: Code) -> Self {
         let message = code.default_message().to_string();
-        Self { code, message, retry_after_ms: None }
+        Self {
+            code,
+            message,
+            retry_after_ms: None,
+        }
     }
 
     /// `Missing<Param>` with Alibaba's gateway message.
     pub fn missing(param: &'static str) -> Self {
-        Self::new(Code::Missing(Cow::Borrowed(param)), format!("{param} is mandatory for this action."))
+        Self::new(
+            Code::Missing(Cow::Borrowed(param)),
+            format!("{param} is mandatory for this action."),
+        )
     }
 
     /// `InvalidParameter` naming the parameter and what would be valid.
     pub fn invalid(param: &str, problem: impl fmt::Display) -> Self {
-        Self::new(Code::InvalidParameter, format!("The parameter {param} is not valid: {problem}"))
+        Self::new(
+            Code::InvalidParameter,
+            format!("The parameter {param} is not valid: {problem}"),
+        )
     }
 
     pub fn http_status(&self) -> u16 {
@@ -227,10 +245,19 @@ mod tests {
     #[test]
     fn codes_render_as_cams_spells_them() {
         assert_eq!(CamsError::missing("To").code.as_str(), "MissingTo");
-        assert_eq!(CamsError::missing("To").message, "To is mandatory for this action.");
+        assert_eq!(
+            CamsError::missing("To").message,
+            "To is mandatory for this action."
+        );
         assert_eq!(Code::InvalidAccessKeyIdNotFound.http_status(), 404);
-        assert_eq!(Code::HeaderMoreVarable.as_str(), "InvalidParameter.HeaderMoreVarable");
-        assert_eq!(Code::InvalidParameterSub("TemplateParams".into()).as_str(), "InvalidParameter.TemplateParams");
+        assert_eq!(
+            Code::HeaderMoreVarable.as_str(),
+            "InvalidParameter.HeaderMoreVarable"
+        );
+        assert_eq!(
+            Code::InvalidParameterSub("TemplateParams".into()).as_str(),
+            "InvalidParameter.TemplateParams"
+        );
         assert_eq!(Code::ThrottlingUser.http_status(), 400);
     }
 }

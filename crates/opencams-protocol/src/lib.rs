@@ -3,6 +3,16 @@
 //! "shrink" JSON), response and error envelopes, and the error-code catalogue. It is used by the
 //! server to verify and by the CLI and the bench to sign. It knows nothing of business rules.
 
+pub mod encode;
+pub mod envelope;
 pub mod error;
+pub mod params;
+pub mod time_fmt;
+pub mod v1;
+pub mod v3;
 
 pub use error::{CamsError, Code};
+pub use params::{Page, Params};
+
+/// The only API version served.
+pub const VERSION: &str = "2020-06-06";
