@@ -1,1 +1,105 @@
-//! placeholder, filled in by the protocol issue
+//! opencams storage. One `Store` trait, grouped by aggregate, with the SQLite backend (embedded
+//! default: WAL, one group-commit writer thread, a pool of readers); the backend is chosen from the
+//! database URL. All SQL lives in this crate, and so do secrets at rest (AES-256-GCM).
+//! It never speaks HTTP and knows no channel formats.
+
+pub mod crypto;
+mod records;
+pub mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use crypto::{Cipher, Secret};
+pub use records::*;
+
+/// Storage failures. Callers map `Conflict`/`NotFound` to user errors; the rest are internal.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Sqlite(String),
+    #[error("secret error: {0}")]
+    Crypto(String),
+    #[error("configuration error: {0}")]
+    Config(String),
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::SqliteFailure(f, msg)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StoreError::Conflict(msg.unwrap_or_else(|| f.to_string()))
+            }
+            other => StoreError::Sqlite(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything the server and the CLI keep. Times are unix milliseconds passed in by the caller
+/// (the clock is injected above this layer).
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// True when no account exists yet (first start).
+    async fn is_empty(&self) -> Result<bool>;
+    /// Liveness of the database (readiness probe).
+    async fn ping(&self) -> Result<()>;
+
+    // accounts and spaces
+    async fn create_account(&self, name: &str, now: i64) -> Result<Account>;
+    async fn account(&self, name: &str) -> Result<Option<Account>>;
+    async fn account_by_id(&self, id: i64) -> Result<Option<Account>>;
+    async fn list_accounts(&self) -> Result<Vec<Account>>;
+    async fn set_account_status(&self, name: &str, status: AccountStatus) -> Result<Account>;
+    async fn create_space(&self, account_id: i64, name: &str, now: i64) -> Result<Space>;
+    async fn space(&self, id: &str) -> Result<Option<Space>>;
+    async fn list_spaces(&self, account_id: Option<i64>) -> Result<Vec<Space>>;
+
+    // access keys
+    async fn create_key(&self, key: NewKey, now: i64) -> Result<AccessKey>;
+    async fn key(&self, id: &str) -> Result<Option<AccessKey>>;
+    async fn list_keys(&self, account_id: Option<i64>) -> Result<Vec<AccessKey>>;
+    async fn set_key_enabled(&self, id: &str, enabled: bool) -> Result<AccessKey>;
+
+    // sender numbers
+    async fn add_number(&self, number: NewNumber, now: i64) -> Result<Number>;
+    async fn number(&self, phone: &str) -> Result<Option<Number>>;
+    async fn list_numbers(&self, filter: NumberFilter) -> Result<Vec<Number>>;
+
+    // replay protection: nonces seen, kept until `expires_at`
+    async fn record_nonces(&self, nonces: Vec<NonceRecord>) -> Result<()>;
+    async fn live_nonces(&self, now: i64) -> Result<Vec<NonceRecord>>;
+
+    /// Finishes queued writes and closes the database cleanly.
+    async fn close(&self);
+}
+
+/// Opens the store named by `database_url` (`sqlite:PATH`, or empty for `<data_dir>/opencams.db`).
+pub async fn open(
+    database_url: Option<&str>,
+    data_dir: &Path,
+    cipher: Cipher,
+) -> Result<Arc<dyn Store>> {
+    match database_url.map(str::trim).filter(|u| !u.is_empty()) {
+        None => Ok(Arc::new(sqlite::SqliteStore::open(&data_dir.join("opencams.db"), cipher)?)),
+        Some(url) if url.starts_with("sqlite:") => {
+            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            Ok(Arc::new(sqlite::SqliteStore::open(Path::new(path), cipher)?))
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Err(StoreError::Config(
+            "the PostgreSQL backend is not built yet; use sqlite:PATH or leave --database-url unset".into(),
+        )),
+        Some(url) => Err(StoreError::Config(format!(
+            "unsupported database URL {url:?}: use sqlite:PATH (or postgres:// once available)"
+        ))),
+    }
+}

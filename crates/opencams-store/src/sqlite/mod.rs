@@ -1,0 +1,94 @@
+//! The embedded SQLite backend: WAL, `synchronous=FULL` (a commit is on disk when it returns),
+//! one group-commit writer thread and a small pool of reader connections.
+
+mod accounts;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::{Cipher, Result, StoreError};
+use writer::Writer;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Writer,
+    readers: Mutex<Vec<Connection>>,
+    pub(crate) cipher: Cipher,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+    )
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path, cipher: Cipher) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path)?;
+        configure(&conn)?;
+        schema::migrate(&conn)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer: Writer::start(conn),
+            readers: Mutex::new(Vec::new()),
+            cipher,
+        })
+    }
+
+    /// Runs `f` on a reader connection off the async runtime.
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, &Cipher) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let pooled = self.readers.lock().map_err(|_| StoreError::Closed)?.pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(std::time::Duration::from_secs(10))?;
+                c
+            }
+        };
+        let cipher = self.cipher.clone();
+        let (conn, out) = tokio::task::spawn_blocking(move || {
+            let out = f(&conn, &cipher);
+            (conn, out)
+        })
+        .await
+        .map_err(|e| StoreError::Sqlite(format!("reader task failed: {e}")))?;
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < 8 {
+                pool.push(conn);
+            }
+        }
+        out
+    }
+
+    /// Runs `f` in the next group-commit transaction.
+    pub(crate) async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, &Cipher) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let cipher = self.cipher.clone();
+        self.writer.write(move |c| f(c, &cipher)).await
+    }
+
+    pub(crate) fn shutdown(&self) {
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.clear();
+        }
+        self.writer.close();
+    }
+}

@@ -1,0 +1,154 @@
+//! Group commit: one thread owns the write connection and runs every write job it can gather in
+//! one transaction, each job in its own savepoint (so one failing job does not undo the others),
+//! then commits once (fsync, `synchronous=FULL`) and only then answers every caller. Durability
+//! costs one fsync per batch, not per request.
+
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::StoreError;
+
+/// The most jobs committed together.
+const MAX_BATCH: usize = 1024;
+
+/// One write: run inside the group transaction, then told how the commit went.
+trait Job: Send {
+    /// Runs the write; `false` rolls back this job's savepoint.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller once the batch is committed (`None`) or failed.
+    fn finish(self: Box<Self>, commit_err: Option<StoreError>);
+}
+
+struct TypedJob<F, T> {
+    f: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    done: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<F, T> Job for TypedJob<F, T>
+where
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+    T: Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(f) = self.f.take() else { return false };
+        let r = f(conn);
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit_err: Option<StoreError>) {
+        let out = match (commit_err, self.result) {
+            (Some(e), _) => Err(e),
+            (None, Some(r)) => r,
+            (None, None) => Err(StoreError::Closed),
+        };
+        let _ = self.done.send(out);
+    }
+}
+
+type BoxedJob = Box<dyn Job>;
+
+pub(crate) struct Writer {
+    tx: std::sync::Mutex<Option<mpsc::UnboundedSender<BoxedJob>>>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    pub(crate) fn start(conn: Connection) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let thread = std::thread::Builder::new()
+            .name("opencams-sqlite-writer".into())
+            .spawn(move || run(conn, rx))
+            .ok();
+        Self {
+            tx: std::sync::Mutex::new(Some(tx)),
+            thread: std::sync::Mutex::new(thread),
+        }
+    }
+
+    /// Runs `f` inside the next group transaction; resolves after the commit.
+    pub(crate) async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (done, done_rx) = oneshot::channel();
+        let job: BoxedJob = Box::new(TypedJob {
+            f: Some(f),
+            result: None,
+            done,
+        });
+        {
+            let guard = self.tx.lock().map_err(|_| StoreError::Closed)?;
+            guard
+                .as_ref()
+                .ok_or(StoreError::Closed)?
+                .send(job)
+                .map_err(|_| StoreError::Closed)?;
+        }
+        done_rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stops taking jobs, lets the thread finish what was queued, checkpoints and closes.
+    pub(crate) fn close(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<BoxedJob>) {
+    let mut batch: Vec<BoxedJob> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&conn, &mut batch);
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+        tracing::warn!(error = %e, "final WAL checkpoint failed");
+    }
+    tracing::debug!("sqlite writer closed");
+}
+
+fn commit_batch(conn: &Connection, batch: &mut Vec<BoxedJob>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let err = StoreError::Sqlite(format!("cannot begin a transaction: {e}"));
+        batch
+            .drain(..)
+            .for_each(|job| job.finish(Some(err.clone())));
+        return;
+    }
+    for job in batch.iter_mut() {
+        let ok = conn.execute_batch("SAVEPOINT job").is_ok() && job.run(conn);
+        let end = if ok {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
+        if let Err(e) = conn.execute_batch(end) {
+            tracing::error!(error = %e, "savepoint end failed");
+        }
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => batch.drain(..).for_each(|job| job.finish(None)),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            let err = StoreError::Sqlite(format!("commit failed: {e}"));
+            batch
+                .drain(..)
+                .for_each(|job| job.finish(Some(err.clone())));
+        }
+    }
+}
