@@ -6,7 +6,9 @@
 //! Validation failures are `opencams_protocol::CamsError`s, so each rule names its stable CAMS
 //! code in exactly one place.
 
+pub mod clock;
 pub mod phone;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use opencams_protocol::{CamsError, Code};
 pub use phone::PhoneNumber;

@@ -39,6 +39,18 @@ impl Params {
         Self(map)
     }
 
+    /// Adds a parameter that must not be present yet.
+    pub fn insert_new(&mut self, name: String, value: String) -> Result<(), CamsError> {
+        if self.0.contains_key(&name) {
+            return Err(CamsError::invalid(
+                &name,
+                "the parameter is given more than once; send it once",
+            ));
+        }
+        self.0.insert(name, value);
+        Ok(())
+    }
+
     pub fn as_map(&self) -> &BTreeMap<String, String> {
         &self.0
     }

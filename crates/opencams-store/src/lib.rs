@@ -63,6 +63,18 @@ pub trait Store: Send + Sync {
     async fn create_space(&self, account_id: i64, name: &str, now: i64) -> Result<Space>;
     async fn space(&self, id: &str) -> Result<Option<Space>>;
     async fn list_spaces(&self, account_id: Option<i64>) -> Result<Vec<Space>>;
+    /// Per-account settings (`qps.<Action>`, `qps.api`, `session.window`, …).
+    async fn account_settings(
+        &self,
+        account_id: i64,
+    ) -> Result<std::collections::BTreeMap<String, String>>;
+    /// Sets (`Some`) or clears (`None`) one setting.
+    async fn set_account_setting(
+        &self,
+        account_id: i64,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()>;
 
     // access keys
     async fn create_key(&self, key: NewKey, now: i64) -> Result<AccessKey>;

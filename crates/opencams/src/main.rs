@@ -1,1 +1,68 @@
-fn main() {}
+//! The `opencams` binary: clap subcommands wired to the library crates. Wiring only — every
+//! rule an admin command applies is one the API applies too.
+
+mod cmd;
+mod config;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "opencams",
+    version,
+    about = "A self-hosted, CAMS-compatible WhatsApp messaging gateway"
+)]
+struct Cli {
+    #[command(flatten)]
+    storage: config::StorageArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server
+    Serve(cmd::serve::ServeArgs),
+    /// Manage accounts
+    #[command(subcommand)]
+    Account(cmd::account::AccountCmd),
+    /// Manage spaces (CustSpaceId)
+    #[command(subcommand)]
+    Space(cmd::space::SpaceCmd),
+    /// Manage access keys
+    #[command(subcommand)]
+    Key(cmd::key::KeyCmd),
+    /// Manage sender numbers
+    #[command(subcommand)]
+    Number(cmd::number::NumberCmd),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => cmd::serve::run(&cli.storage, args).await,
+            Command::Account(c) => cmd::account::run(&cli.storage, c).await,
+            Command::Space(c) => cmd::space::run(&cli.storage, c).await,
+            Command::Key(c) => cmd::key::run(&cli.storage, c).await,
+            Command::Number(c) => cmd::number::run(&cli.storage, c).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

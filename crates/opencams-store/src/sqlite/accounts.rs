@@ -278,6 +278,43 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn account_settings(
+        &self,
+        account_id: i64,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        self.read(move |c, _| {
+            let mut stmt =
+                c.prepare_cached("SELECT key, value FROM account_settings WHERE account_id = ?1")?;
+            let rows = stmt.query_map([account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
+    async fn set_account_setting(
+        &self,
+        account_id: i64,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        let (key, value) = (key.to_string(), value.map(String::from));
+        self.write(move |c, _| {
+            match value {
+                Some(v) => c.execute(
+                    "INSERT INTO account_settings (account_id, key, value) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (account_id, key) DO UPDATE SET value = excluded.value",
+                    params![account_id, key, v],
+                )?,
+                None => c.execute(
+                    "DELETE FROM account_settings WHERE account_id = ?1 AND key = ?2",
+                    params![account_id, key],
+                )?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
     async fn create_key(&self, key: NewKey, now: i64) -> Result<AccessKey> {
         self.write(move |c, cipher| {
             let id = format!("LTAI{}", random_alnum(20));

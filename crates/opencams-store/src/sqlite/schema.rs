@@ -1,7 +1,7 @@
 //! SQLite migrations, applied in order; `PRAGMA user_version` records how many ran.
 
 const MIGRATIONS: &[&str] = &[
-    // 1: accounts, spaces, keys, numbers, nonces
+    // 1: accounts, spaces, keys, numbers, nonces, account settings
     r#"
     CREATE TABLE accounts (
         id INTEGER PRIMARY KEY,
@@ -51,6 +51,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (key_id, nonce)
     ) WITHOUT ROWID;
     CREATE INDEX nonces_expiry ON nonces(expires_at);
+    CREATE TABLE account_settings (
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (account_id, key)
+    ) WITHOUT ROWID;
     "#,
 ];
 

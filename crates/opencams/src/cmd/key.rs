@@ -1,0 +1,181 @@
+//! `opencams key create|list|disable|enable`.
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use opencams_store::{AccessKey, NewKey, Store};
+use serde_json::{Value, json};
+
+use super::{admin_store, find_account, now_ms, print};
+use crate::config::StorageArgs;
+
+#[derive(Subcommand)]
+pub enum KeyCmd {
+    /// Create an access key; the secret is printed once
+    Create {
+        #[arg(long)]
+        account: String,
+        /// Limit the key to these actions (comma-separated)
+        #[arg(long, value_delimiter = ',')]
+        actions: Option<Vec<String>>,
+        /// Limit the key to these spaces (comma-separated CustSpaceIds)
+        #[arg(long, value_delimiter = ',')]
+        spaces: Option<Vec<String>>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List access keys (secrets are never shown)
+    List {
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a key: calls signed with it answer InvalidAccessKeyId.Inactive
+    Disable {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enable a key again
+    Enable {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn describe(k: &AccessKey) -> Value {
+    json!({"AccessKeyId": k.id, "Account": k.account_name, "Enabled": k.enabled,
+           "Actions": k.actions, "Spaces": k.spaces, "CreatedAt": k.created_at})
+}
+
+pub async fn run(args: &StorageArgs, cmd: KeyCmd) -> anyhow::Result<()> {
+    let store = admin_store(args).await?;
+    let result = run_with(store.as_ref(), cmd).await;
+    store.close().await;
+    result
+}
+
+async fn run_with(store: &dyn Store, cmd: KeyCmd) -> anyhow::Result<()> {
+    match cmd {
+        KeyCmd::Create {
+            account,
+            actions,
+            spaces,
+            json,
+        } => {
+            let a = find_account(store, &account).await?;
+            let actions = actions.map(|l| {
+                l.into_iter()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+            });
+            if let Some(list) = &actions {
+                if list.is_empty() {
+                    bail!(
+                        "--actions is empty: name at least one action, or leave it out to allow all"
+                    );
+                }
+                for act in list {
+                    if !opencams_api::actions::is_known(act) {
+                        bail!(
+                            "--actions: unknown action {act:?}; known: {}",
+                            opencams_api::actions::ACTIONS.join(", ")
+                        );
+                    }
+                }
+            }
+            let spaces = spaces.map(|l| {
+                l.into_iter()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+            });
+            if let Some(list) = &spaces {
+                if list.is_empty() {
+                    bail!(
+                        "--spaces is empty: name at least one space, or leave it out to allow all"
+                    );
+                }
+                let owned = store.list_spaces(Some(a.id)).await?;
+                for s in list {
+                    if !owned.iter().any(|o| &o.id == s) {
+                        bail!(
+                            "--spaces: {s:?} is not a space of account {} (see `opencams account show {}`)",
+                            a.name,
+                            a.name
+                        );
+                    }
+                }
+            }
+            let k = store
+                .create_key(
+                    NewKey {
+                        account_id: a.id,
+                        actions,
+                        spaces,
+                    },
+                    now_ms(),
+                )
+                .await?;
+            let v = json!({"AccessKeyId": k.id, "AccessKeySecret": k.secret.expose(), "Account": k.account_name});
+            print(json, &v, || {
+                format!(
+                    "AccessKeyId:     {}\nAccessKeySecret: {}\nAccount:         {}\n(the secret is shown only now)",
+                    k.id,
+                    k.secret.expose(),
+                    k.account_name
+                )
+            });
+        }
+        KeyCmd::List { account, json } => {
+            let account_id = match &account {
+                Some(name) => Some(find_account(store, name).await?.id),
+                None => None,
+            };
+            let keys = store.list_keys(account_id).await?;
+            let v = json!({"Keys": keys.iter().map(describe).collect::<Vec<_>>()});
+            print(json, &v, || {
+                let mut s = format!(
+                    "{:<26} {:<20} {:<8} {}",
+                    "ACCESS KEY ID", "ACCOUNT", "ENABLED", "LIMITS"
+                );
+                for k in &keys {
+                    let limits = match (&k.actions, &k.spaces) {
+                        (None, None) => "-".to_string(),
+                        (a, sp) => format!(
+                            "actions={} spaces={}",
+                            a.as_ref().map_or("*".into(), |l| l.join(",")),
+                            sp.as_ref().map_or("*".into(), |l| l.join(","))
+                        ),
+                    };
+                    s.push_str(&format!(
+                        "\n{:<26} {:<20} {:<8} {}",
+                        k.id, k.account_name, k.enabled, limits
+                    ));
+                }
+                s
+            });
+        }
+        KeyCmd::Disable { id, json } => set_enabled(store, &id, false, json).await?,
+        KeyCmd::Enable { id, json } => set_enabled(store, &id, true, json).await?,
+    }
+    Ok(())
+}
+
+async fn set_enabled(store: &dyn Store, id: &str, enabled: bool, json: bool) -> anyhow::Result<()> {
+    store
+        .key(id)
+        .await?
+        .with_context(|| format!("no access key {id:?} (see `opencams key list`)"))?;
+    let k = store.set_key_enabled(id, enabled).await?;
+    print(json, &describe(&k), || {
+        format!(
+            "key {} {}",
+            k.id,
+            if k.enabled { "enabled" } else { "disabled" }
+        )
+    });
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! One module per subcommand, and what they share: opening the store and printing results.
+
+pub mod account;
+pub mod key;
+pub mod number;
+pub mod serve;
+pub mod space;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use opencams_store::{Account, Cipher, Store};
+use serde_json::Value;
+
+use crate::config::{Storage, StorageArgs};
+
+pub fn now_ms() -> i64 {
+    use opencams_domain::Clock;
+    opencams_domain::SystemClock.now_ms()
+}
+
+/// Opens the configured store with the master key.
+pub async fn open_store(storage: &Storage) -> anyhow::Result<Arc<dyn Store>> {
+    std::fs::create_dir_all(&storage.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            storage.data_dir.display()
+        )
+    })?;
+    let master = std::env::var("OPENCAMS_MASTER_KEY").ok();
+    let cipher = Cipher::load_or_create(&storage.data_dir, master.as_deref())?;
+    Ok(opencams_store::open(storage.database_url.as_deref(), &storage.data_dir, cipher).await?)
+}
+
+/// Resolves the storage flags and opens the store (admin commands).
+pub async fn admin_store(args: &StorageArgs) -> anyhow::Result<Arc<dyn Store>> {
+    let (storage, _) = args.resolve()?;
+    open_store(&storage).await
+}
+
+pub async fn find_account(store: &dyn Store, name: &str) -> anyhow::Result<Account> {
+    store
+        .account(name)
+        .await?
+        .with_context(|| format!("no account named {name:?} (see `opencams account list`)"))
+}
+
+/// Prints one JSON object (`--json`) or the human text.
+pub fn print(json: bool, value: &Value, human: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", human());
+    }
+}

@@ -1,0 +1,169 @@
+//! `opencams serve`: bind, bootstrap an empty database, serve until SIGINT/SIGTERM, then stop
+//! accepting, finish in-flight requests, flush and close the database.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use opencams_api::limits::LocalRateLimiter;
+use opencams_api::nonce::{self, NonceCache};
+use opencams_api::principal::PrincipalCache;
+use opencams_api::{ApiConfig, AppState};
+use opencams_domain::{Clock, SystemClock};
+use opencams_store::{NewKey, NewNumber, Store};
+use tokio_util::sync::CancellationToken;
+
+use super::open_store;
+use crate::config::{DEFAULT_LISTEN, StorageArgs};
+
+/// The sender number a fresh installation starts with.
+pub const BOOTSTRAP_NUMBER: &str = "8613600000000";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "OPENCAMS_LISTEN")]
+    listen: Option<String>,
+    /// Append the server's string-to-sign to SignatureDoesNotMatch errors (debugging clients only)
+    #[arg(long, env = "OPENCAMS_DEBUG_SIGNATURES")]
+    debug_signatures: bool,
+}
+
+pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<()> {
+    let (storage, file) = storage_args.resolve()?;
+    init_tracing();
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.into());
+    let addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("--listen {listen:?} is not an address like 127.0.0.1:8080"))?;
+    let store = open_store(&storage).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    if store.is_empty().await? {
+        bootstrap(store.as_ref(), local).await?;
+    }
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (nonces, nonce_rx) = NonceCache::load(store.as_ref(), clock.now_ms()).await;
+    let nonce_task = tokio::spawn(nonce::persist_loop(store.clone(), nonce_rx));
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        clock,
+        principals: PrincipalCache::default(),
+        nonces,
+        limiter: Arc::new(LocalRateLimiter::default()),
+        metrics: opencams_api::metrics_handle(),
+        config: ApiConfig {
+            debug_signatures: args.debug_signatures || file.debug_signatures.unwrap_or(false),
+        },
+    });
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+    println!("opencams listening on http://{local}");
+    tracing::info!(%local, data_dir = %storage.data_dir.display(), "opencams serving");
+    axum::serve(listener, opencams_api::router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("server failed")?;
+    // the router (and with it the nonce sender) is gone: let the nonce writer drain, then close
+    let _ = nonce_task.await;
+    store.close().await;
+    tracing::info!("opencams stopped cleanly");
+    Ok(())
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPENCAMS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn wait_for_signal(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    token.cancel();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    token.cancel();
+}
+
+/// First start: an account, a key and a sender number, printed once with an SDK snippet.
+async fn bootstrap(store: &dyn Store, addr: SocketAddr) -> anyhow::Result<()> {
+    let now = super::now_ms();
+    let account = store.create_account("default", now).await?;
+    let key = store
+        .create_key(
+            NewKey {
+                account_id: account.id,
+                actions: None,
+                spaces: None,
+            },
+            now,
+        )
+        .await?;
+    store
+        .add_number(
+            NewNumber {
+                account_id: account.id,
+                space_id: account.default_space.clone(),
+                phone: BOOTSTRAP_NUMBER.into(),
+                channel: "simulator".into(),
+                verified_name: "opencams".into(),
+                throughput_mps: 80,
+                cloud: None,
+            },
+            now,
+        )
+        .await?;
+    let endpoint = addr.to_string();
+    println!(
+        r#"opencams: first start on an empty database; created:
+  account          default
+  CustSpaceId      {space}
+  AccessKeyId      {id}
+  AccessKeySecret  {secret}   (shown only now)
+  sender number    {number} (channel simulator)
+
+Try it with the official SDK (pip install alibabacloud-cams20200606):
+
+from alibabacloud_tea_openapi.models import Config
+from alibabacloud_cams20200606.client import Client
+from alibabacloud_cams20200606 import models
+
+client = Client(Config(access_key_id="{id}", access_key_secret="{secret}",
+                       endpoint="{endpoint}", protocol="http"))
+print(client.query_chatapp_phone_numbers(models.QueryChatappPhoneNumbersRequest()).body)
+"#,
+        space = account.default_space,
+        id = key.id,
+        secret = key.secret.expose(),
+        number = BOOTSTRAP_NUMBER,
+    );
+    Ok(())
+}
