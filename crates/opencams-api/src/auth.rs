@@ -82,7 +82,7 @@ pub async fn authenticate(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "the parts of one HTTP request")]
 async fn verify_v3(
     state: &AppState,
     method: &str,
@@ -110,13 +110,13 @@ async fn verify_v3(
     let principal = principal(state, &auth.access_key_id).await?;
 
     let payload_hash = v3::sha256_hex(body);
-    if let Some(claimed) = header(headers, "x-acs-content-sha256") {
-        if !claimed.trim().eq_ignore_ascii_case(&payload_hash) {
-            return Err(CamsError::new(
-                Code::SignatureDoesNotMatch,
-                "Specified signature is not matched with our calculation: x-acs-content-sha256 is not the SHA-256 of the body.",
-            ));
-        }
+    if let Some(claimed) = header(headers, "x-acs-content-sha256")
+        && !claimed.trim().eq_ignore_ascii_case(&payload_hash)
+    {
+        return Err(CamsError::new(
+            Code::SignatureDoesNotMatch,
+            "Specified signature is not matched with our calculation: x-acs-content-sha256 is not the SHA-256 of the body.",
+        ));
     }
     let canonical = v3::canonical_request(
         method,
@@ -139,21 +139,21 @@ async fn verify_v3(
         }
         return Err(mismatch());
     }
-    if let Some(a) = params.get("Action") {
-        if a != action {
-            return Err(CamsError::invalid(
-                "Action",
-                format_args!("{a:?} disagrees with the signed x-acs-action {action:?}"),
-            ));
-        }
+    if let Some(a) = params.get("Action")
+        && a != action
+    {
+        return Err(CamsError::invalid(
+            "Action",
+            format_args!("{a:?} disagrees with the signed x-acs-action {action:?}"),
+        ));
     }
-    if let Some(v) = params.get("Version") {
-        if v != version {
-            return Err(CamsError::invalid(
-                "Version",
-                format_args!("{v:?} disagrees with the signed x-acs-version {version:?}"),
-            ));
-        }
+    if let Some(v) = params.get("Version")
+        && v != version
+    {
+        return Err(CamsError::invalid(
+            "Version",
+            format_args!("{v:?} disagrees with the signed x-acs-version {version:?}"),
+        ));
     }
     check_time_and_nonce(state, &principal.key.id, date, nonce)?;
     Ok(Authenticated {

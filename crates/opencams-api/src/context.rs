@@ -45,17 +45,17 @@ impl Ctx<'_> {
                 ));
             }
         };
-        if let Some(allowed) = &self.principal.key.spaces {
-            if !allowed.iter().any(|s| s == &space.id) {
-                return Err(CamsError::new(
-                    Code::RamPermissionDeny,
-                    format!(
-                        "This AccessKey is not allowed to act on space {}; allowed: {}.",
-                        space.id,
-                        allowed.join(", ")
-                    ),
-                ));
-            }
+        if let Some(allowed) = &self.principal.key.spaces
+            && !allowed.iter().any(|s| s == &space.id)
+        {
+            return Err(CamsError::new(
+                Code::RamPermissionDeny,
+                format!(
+                    "This AccessKey is not allowed to act on space {}; allowed: {}.",
+                    space.id,
+                    allowed.join(", ")
+                ),
+            ));
         }
         Ok(space)
     }

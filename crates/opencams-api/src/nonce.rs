@@ -48,10 +48,10 @@ impl NonceCache {
             return false;
         };
         let k = (key_id.to_string(), nonce.to_string());
-        if let Some(&exp) = seen.get(&k) {
-            if exp > now_ms {
-                return false;
-            }
+        if let Some(&exp) = seen.get(&k)
+            && exp > now_ms
+        {
+            return false;
         }
         let expires_at = now_ms + KEEP_MS;
         seen.insert(k, expires_at);

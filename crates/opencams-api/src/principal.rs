@@ -26,9 +26,12 @@ impl Principal {
     }
 }
 
+/// When an entry was loaded, and what (None: no such key).
+type Entry = (Instant, Option<Arc<Principal>>);
+
 #[derive(Default)]
 pub struct PrincipalCache {
-    entries: RwLock<HashMap<String, (Instant, Option<Arc<Principal>>)>>,
+    entries: RwLock<HashMap<String, Entry>>,
 }
 
 impl PrincipalCache {
@@ -38,12 +41,11 @@ impl PrincipalCache {
         store: &dyn Store,
         key_id: &str,
     ) -> Result<Option<Arc<Principal>>, CamsError> {
-        if let Ok(map) = self.entries.read() {
-            if let Some((at, p)) = map.get(key_id) {
-                if at.elapsed() < TTL {
-                    return Ok(p.clone());
-                }
-            }
+        if let Ok(map) = self.entries.read()
+            && let Some((at, p)) = map.get(key_id)
+            && at.elapsed() < TTL
+        {
+            return Ok(p.clone());
         }
         let loaded = load(store, key_id).await?;
         if let Ok(mut map) = self.entries.write() {

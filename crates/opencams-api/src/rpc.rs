@@ -166,19 +166,19 @@ async fn handle(
         )
         .into());
     }
-    if let Some(allowed) = &principal.key.actions {
-        if !allowed.iter().any(|a| a == action) {
-            return Err(Failure {
-                err: CamsError::new(
-                    Code::RamPermissionDeny,
-                    format!(
-                        "This AccessKey is not authorized to call {action}; it may call: {}.",
-                        allowed.join(", ")
-                    ),
+    if let Some(allowed) = &principal.key.actions
+        && !allowed.iter().any(|a| a == action)
+    {
+        return Err(Failure {
+            err: CamsError::new(
+                Code::RamPermissionDeny,
+                format!(
+                    "This AccessKey is not authorized to call {action}; it may call: {}.",
+                    allowed.join(", ")
                 ),
-                denied_action: Some((*action).to_string()),
-            });
-        }
+            ),
+            denied_action: Some((*action).to_string()),
+        });
     }
     let account = principal.account.id;
     let api_qps = principal.setting_u32("qps.api").unwrap_or(DEFAULT_API_QPS);

@@ -149,7 +149,11 @@ impl Code {
         use Code::*;
         match self {
             IncompleteSignature => "The request signature does not conform to Aliyun standards.",
-            SignatureDoesNotMatch => "Specified signature is not matched with our calculation.",
+            // aliyun-python-sdk-core splits this message on ':' (Alibaba appends "server string to
+            // sign is:<sts>"); a message without a colon crashes that client.
+            SignatureDoesNotMatch => {
+                "Specified signature is not matched with our calculation: check the AccessKeySecret and the signing of the request."
+            }
             SignatureNonceUsed => "Specified signature nonce was used already.",
             InvalidTimeStampExpired => {
                 "Specified time stamp or date value is expired (allowed skew is 15 minutes)."

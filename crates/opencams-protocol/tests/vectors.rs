@@ -1,5 +1,6 @@
 //! The signature test vectors of cams-api.md §2.6 (computed with the Python SDK's own code), and
 //! canonicalisation of tricky inputs.
+#![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
 use opencams_protocol::{v1, v3};
 

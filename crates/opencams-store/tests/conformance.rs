@@ -1,5 +1,6 @@
 //! The Store conformance suite, run against SQLite (and, once it exists, PostgreSQL when
 //! `OPENCAMS_TEST_DATABASE_URL` is set).
+#![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
 use std::sync::Arc;
 

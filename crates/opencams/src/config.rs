@@ -65,13 +65,12 @@ impl StorageArgs {
             .database_url
             .clone()
             .or_else(|| file.database_url.clone());
-        if let Some(url) = &database_url {
-            if !(url.starts_with("sqlite:")
+        if let Some(url) = &database_url
+            && !(url.starts_with("sqlite:")
                 || url.starts_with("postgres://")
                 || url.starts_with("postgresql://"))
-            {
-                bail!("--database-url {url:?} is not supported: use sqlite:PATH");
-            }
+        {
+            bail!("--database-url {url:?} is not supported: use sqlite:PATH");
         }
         Ok((
             Storage {

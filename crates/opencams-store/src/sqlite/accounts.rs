@@ -396,8 +396,7 @@ impl Store for SqliteStore {
                 other => other,
             })?;
             let mut stmt = c.prepare_cached(&format!("SELECT {NUMBER_COLS} FROM numbers WHERE phone = ?1"))?;
-            let found = stmt.query_row([&n.phone], |r| number_row(r, cipher))?;
-            found
+            stmt.query_row([&n.phone], |r| number_row(r, cipher))?
         })
         .await
     }

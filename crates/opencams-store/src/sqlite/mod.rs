@@ -68,10 +68,10 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Sqlite(format!("reader task failed: {e}")))?;
-        if let Ok(mut pool) = self.readers.lock() {
-            if pool.len() < 8 {
-                pool.push(conn);
-            }
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < 8
+        {
+            pool.push(conn);
         }
         out
     }

@@ -88,12 +88,13 @@ fn parse_setting(s: &str) -> anyhow::Result<(String, Option<String>)> {
             }
         }
     } else if k == "session.window" {
-        if let Some(v) = &value {
-            if v != "reject" && v != "cams" {
-                bail!(
-                    "session.window: {v:?} is not valid; use reject (refuse Type=message outside the 24-hour window) or cams (accept, then fail with 131047)"
-                );
-            }
+        if let Some(v) = &value
+            && v != "reject"
+            && v != "cams"
+        {
+            bail!(
+                "session.window: {v:?} is not valid; use reject (refuse Type=message outside the 24-hour window) or cams (accept, then fail with 131047)"
+            );
         }
     } else {
         bail!("unknown setting {k:?}: use qps.<Action>, qps.api or session.window");

@@ -25,6 +25,10 @@ impl Channel {
 }
 
 #[derive(Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per process from the command line"
+)]
 pub enum NumberCmd {
     /// Register an approved sender number for an account
     Add {
@@ -130,10 +134,10 @@ async fn run_with(store: &dyn Store, cmd: NumberCmd) -> anyhow::Result<()> {
                             "--channel whatsapp-cloud needs --phone-number-id, --waba-id and --access-token"
                         );
                     };
-                    if let Some(base) = &api_base {
-                        if !(base.starts_with("http://") || base.starts_with("https://")) {
-                            bail!("--api-base {base:?} must be an http(s) URL");
-                        }
+                    if let Some(base) = &api_base
+                        && !(base.starts_with("http://") || base.starts_with("https://"))
+                    {
+                        bail!("--api-base {base:?} must be an http(s) URL");
                     }
                     Some(CloudSettings {
                         phone_number_id: pid,
