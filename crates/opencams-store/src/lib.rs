@@ -91,6 +91,59 @@ pub trait Store: Send + Sync {
     async fn record_nonces(&self, nonces: Vec<NonceRecord>) -> Result<()>;
     async fn live_nonces(&self, now: i64) -> Result<Vec<NonceRecord>>;
 
+    // templates (one row per language version; deleted rows are kept so codes are never reused)
+    /// Inserts a new template language version; `Conflict` if the name+language is taken in the space.
+    async fn insert_template(
+        &self,
+        t: TemplateWrite,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<TemplateRow>;
+    /// Live language versions of a template code in a space.
+    async fn templates_by_code(&self, space_id: &str, code: &str) -> Result<Vec<TemplateRow>>;
+    /// Live language versions of a template name in a space.
+    async fn templates_by_name(&self, space_id: &str, name: &str) -> Result<Vec<TemplateRow>>;
+    /// Replaces content and sends the version back to review (`auditing`).
+    async fn modify_template(
+        &self,
+        id: i64,
+        t: TemplateWrite,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<TemplateRow>;
+    /// Records a review outcome or quality change; clears the simulator's review time.
+    async fn set_template_status(
+        &self,
+        id: i64,
+        status: &str,
+        reason: &str,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<TemplateRow>;
+    /// Marks language versions deleted (their codes stay reserved).
+    async fn delete_templates(&self, ids: Vec<i64>, now: i64) -> Result<()>;
+    /// A page of live templates and the total count.
+    async fn list_templates(&self, filter: TemplateFilter) -> Result<(u64, Vec<TemplateRow>)>;
+    /// Templates whose simulated review is due.
+    async fn due_template_reviews(&self, now: i64, limit: u32) -> Result<Vec<TemplateRow>>;
+
+    // messages
+    /// Stores accepted messages, their queue entries (for `accepted` outbound ones) and events,
+    /// all in one transaction: either everything is durable or nothing is.
+    async fn insert_messages(&self, messages: Vec<MessageRow>, events: Vec<NewEvent>)
+    -> Result<()>;
+    /// A message by its MessageId or its provider id (wamid).
+    async fn message(&self, id: &str) -> Result<Option<MessageRow>>;
+    /// How many messages exist (any direction).
+    async fn count_messages(&self) -> Result<u64>;
+
+    // the 24-hour customer-service window
+    async fn record_inbound_window(&self, sender: &str, user: &str, at: i64) -> Result<()>;
+    async fn last_inbound(&self, sender: &str, user: &str) -> Result<Option<i64>>;
+
+    // the event log
+    async fn events_after(&self, after_id: i64, limit: u32) -> Result<Vec<EventRow>>;
+
     /// Finishes queued writes and closes the database cleanly.
     async fn close(&self);
 }

@@ -125,3 +125,120 @@ pub struct NonceRecord {
     pub nonce: String,
     pub expires_at: i64,
 }
+
+/// A template language version as stored. Components and example are the CAMS JSON the domain
+/// parses (`opencams_domain::template`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateRow {
+    pub id: i64,
+    pub account_id: i64,
+    pub space_id: String,
+    pub code: String,
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    pub template_type: String,
+    pub components: String,
+    pub example: String,
+    /// `auditing`, `pass`, `fail`, `unaudit`, `paused`, `disabled`.
+    pub audit_status: String,
+    pub reason: String,
+    pub quality_score: String,
+    pub message_send_ttl: Option<i64>,
+    pub category_change_paused: bool,
+    pub product_set_id: Option<String>,
+    /// The template's id at the reviewing channel (Meta's template id).
+    pub provider_id: Option<String>,
+    /// When the built-in simulator decides the review.
+    pub review_due_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What a create or modify writes.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateWrite {
+    pub account_id: i64,
+    pub space_id: String,
+    pub code: String,
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    pub components: String,
+    pub example: String,
+    pub message_send_ttl: Option<i64>,
+    pub category_change_paused: bool,
+    pub product_set_id: Option<String>,
+    pub review_due_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TemplateFilter {
+    pub space_id: String,
+    pub name: Option<String>,
+    pub code: Option<String>,
+    pub language: Option<String>,
+    pub audit_status: Option<String>,
+    pub category: Option<String>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// An event in a message's or template's life, appended to the event log (the outbox the
+/// receipts issue delivers from). `payload` is the CAMS callback record as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub id: i64,
+    pub account_id: i64,
+    /// `status`, `inbound`, `audit`, `fallback`.
+    pub kind: String,
+    pub message_id: Option<String>,
+    pub payload: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub account_id: i64,
+    pub kind: String,
+    pub message_id: Option<String>,
+    pub payload: String,
+}
+
+/// An accepted outbound message (or a recorded inbound one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageRow {
+    pub id: String,
+    pub account_id: i64,
+    pub space_id: String,
+    /// `out` or `in`.
+    pub direction: String,
+    pub sender: String,
+    pub recipient: String,
+    /// `template` or `message`.
+    pub send_type: String,
+    pub message_type: String,
+    pub template_code: Option<String>,
+    pub template_name: Option<String>,
+    pub language: Option<String>,
+    /// The validated request as JSON: content, template params, payload, actions.
+    pub body: String,
+    pub task_id: Option<String>,
+    pub tag: Option<String>,
+    pub tracking_data: Option<String>,
+    pub label: Option<String>,
+    pub ttl_secs: Option<i64>,
+    pub fallback_id: Option<String>,
+    pub fallback_content: Option<String>,
+    pub fallback_duration: Option<i64>,
+    pub fallback_rule: Option<String>,
+    pub group_id: Option<String>,
+    pub context_id: Option<String>,
+    /// `accepted`, `sent`, `delivered`, `read`, `failed`, `expired`.
+    pub status: String,
+    pub error_code: Option<String>,
+    pub error_description: Option<String>,
+    pub provider_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}

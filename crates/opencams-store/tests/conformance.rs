@@ -184,3 +184,151 @@ async fn unsupported_urls_are_clear() {
     s.ping().await.unwrap();
     assert!(path.exists());
 }
+
+fn tpl(space: &str, account: i64, code: &str, name: &str, lang: &str) -> TemplateWrite {
+    TemplateWrite {
+        account_id: account,
+        space_id: space.into(),
+        code: code.into(),
+        name: name.into(),
+        language: lang.into(),
+        category: "UTILITY".into(),
+        components: r#"[{"Type":"BODY","Text":"hi"}]"#.into(),
+        example: "{}".into(),
+        review_due_at: Some(100),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn templates_versions_review_list_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite(dir.path()).await;
+    let a = s.create_account("acme", 1).await.unwrap();
+    let sp = a.default_space.clone();
+    let ev = |p: &str| {
+        Some(NewEvent {
+            account_id: a.id,
+            kind: "audit".into(),
+            message_id: None,
+            payload: p.into(),
+        })
+    };
+    let en = s
+        .insert_template(tpl(&sp, a.id, "C1", "order", "en"), ev("created"), 10)
+        .await
+        .unwrap();
+    assert_eq!(en.audit_status, "auditing");
+    assert!(matches!(
+        s.insert_template(tpl(&sp, a.id, "C2", "order", "en"), None, 11)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.insert_template(tpl(&sp, a.id, "C1", "order", "fr"), None, 12)
+        .await
+        .unwrap();
+    assert_eq!(s.templates_by_code(&sp, "C1").await.unwrap().len(), 2);
+    assert_eq!(s.templates_by_name(&sp, "order").await.unwrap().len(), 2);
+    assert_eq!(s.due_template_reviews(100, 10).await.unwrap().len(), 2);
+    let passed = s
+        .set_template_status(en.id, "pass", "", ev("pass"), 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        (passed.audit_status.as_str(), passed.review_due_at),
+        ("pass", None)
+    );
+    let modified = s
+        .modify_template(en.id, tpl(&sp, a.id, "C1", "order", "en"), None, 30)
+        .await
+        .unwrap();
+    assert_eq!(modified.audit_status, "auditing");
+    for i in 0..25 {
+        s.insert_template(
+            tpl(&sp, a.id, &format!("K{i}"), &format!("t{i}"), "en"),
+            None,
+            40 + i,
+        )
+        .await
+        .unwrap();
+    }
+    let f = TemplateFilter {
+        space_id: sp.clone(),
+        limit: 10,
+        offset: 20,
+        ..Default::default()
+    };
+    let (total, page) = s.list_templates(f).await.unwrap();
+    assert_eq!((total, page.len()), (27, 7));
+    let f = TemplateFilter {
+        space_id: sp.clone(),
+        language: Some("fr".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(s.list_templates(f).await.unwrap().0, 1);
+    s.delete_templates(vec![en.id], 50).await.unwrap();
+    assert_eq!(s.templates_by_code(&sp, "C1").await.unwrap().len(), 1);
+    // the deleted code+language is never handed out again
+    assert!(matches!(
+        s.insert_template(tpl(&sp, a.id, "C1", "other", "en"), None, 60)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    // but the name is free again
+    s.insert_template(tpl(&sp, a.id, "C9", "order", "en"), None, 61)
+        .await
+        .unwrap();
+    let events = s.events_after(0, 10).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.payload.as_str())
+            .collect::<Vec<_>>(),
+        vec!["created", "pass"]
+    );
+}
+
+fn msg(id: &str) -> MessageRow {
+    MessageRow {
+        id: id.into(),
+        account_id: 1,
+        space_id: "s".into(),
+        direction: "out".into(),
+        sender: "8613600000000".into(),
+        recipient: "8613900000000".into(),
+        send_type: "message".into(),
+        message_type: "text".into(),
+        body: "{}".into(),
+        status: "accepted".into(),
+        provider_id: None,
+        created_at: 5,
+        updated_at: 5,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn message_batches_are_all_or_nothing_and_windows_only_move_forward() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite(dir.path()).await;
+    s.insert_messages(vec![msg("m1"), msg("m2")], vec![])
+        .await
+        .unwrap();
+    // a batch with one bad row stores none of it
+    assert!(
+        s.insert_messages(vec![msg("m3"), msg("m1")], vec![])
+            .await
+            .is_err()
+    );
+    assert!(s.message("m3").await.unwrap().is_none());
+    assert_eq!(s.count_messages().await.unwrap(), 2);
+    assert_eq!(
+        s.message("m2").await.unwrap().unwrap().recipient,
+        "8613900000000"
+    );
+    s.record_inbound_window("A", "U", 100).await.unwrap();
+    s.record_inbound_window("A", "U", 50).await.unwrap();
+    assert_eq!(s.last_inbound("A", "U").await.unwrap(), Some(100));
+    assert_eq!(s.last_inbound("A", "X").await.unwrap(), None);
+}

@@ -1,4 +1,5 @@
-//! Accounts, spaces, access keys, sender numbers and nonces on SQLite.
+//! Accounts, spaces, access keys, sender numbers and nonces on SQLite, and the one `impl Store`
+//! (its template and message methods delegate to `templates.rs` and `messages.rs`).
 
 use rand::Rng;
 use rand::distributions::Alphanumeric;
@@ -468,6 +469,123 @@ impl Store for SqliteStore {
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
+    }
+
+    async fn insert_template(
+        &self,
+        t: TemplateWrite,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<TemplateRow> {
+        self.write(move |c, _| super::templates::insert(c, &t, event.as_ref(), now))
+            .await
+    }
+
+    async fn templates_by_code(&self, space_id: &str, code: &str) -> Result<Vec<TemplateRow>> {
+        let (s, k) = (space_id.to_string(), code.to_string());
+        self.read(move |c, _| super::templates::select(c, "space_id = ?1 AND code = ?2", &[&s, &k]))
+            .await
+    }
+
+    async fn templates_by_name(&self, space_id: &str, name: &str) -> Result<Vec<TemplateRow>> {
+        let (s, n) = (space_id.to_string(), name.to_string());
+        self.read(move |c, _| super::templates::select(c, "space_id = ?1 AND name = ?2", &[&s, &n]))
+            .await
+    }
+
+    async fn modify_template(
+        &self,
+        id: i64,
+        t: TemplateWrite,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<TemplateRow> {
+        self.write(move |c, _| super::templates::modify(c, id, &t, event.as_ref(), now))
+            .await
+    }
+
+    async fn set_template_status(
+        &self,
+        id: i64,
+        status: &str,
+        reason: &str,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<TemplateRow> {
+        let (status, reason) = (status.to_string(), reason.to_string());
+        self.write(move |c, _| {
+            super::templates::set_status(c, id, &status, &reason, event.as_ref(), now)
+        })
+        .await
+    }
+
+    async fn delete_templates(&self, ids: Vec<i64>, now: i64) -> Result<()> {
+        self.write(move |c, _| {
+            let mut stmt = c.prepare_cached(
+                "UPDATE templates SET deleted_at = ?1, review_due_at = NULL WHERE id = ?2",
+            )?;
+            for id in ids {
+                stmt.execute(params![now, id])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_templates(&self, filter: TemplateFilter) -> Result<(u64, Vec<TemplateRow>)> {
+        self.read(move |c, _| super::templates::list(c, &filter))
+            .await
+    }
+
+    async fn due_template_reviews(&self, now: i64, limit: u32) -> Result<Vec<TemplateRow>> {
+        self.read(move |c, _| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {} FROM templates WHERE review_due_at IS NOT NULL AND review_due_at <= ?1 \
+                 AND deleted_at IS NULL ORDER BY review_due_at LIMIT ?2",
+                super::templates::COLS
+            ))?;
+            let rows = stmt.query_map(params![now, limit], super::templates::row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn insert_messages(
+        &self,
+        messages: Vec<MessageRow>,
+        events: Vec<NewEvent>,
+    ) -> Result<()> {
+        self.write(move |c, _| super::messages::insert_all(c, &messages, &events))
+            .await
+    }
+
+    async fn message(&self, id: &str) -> Result<Option<MessageRow>> {
+        let id = id.to_string();
+        self.read(move |c, _| super::messages::get(c, &id)).await
+    }
+
+    async fn count_messages(&self) -> Result<u64> {
+        self.read(|c, _| {
+            Ok(c.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+        .await
+    }
+
+    async fn record_inbound_window(&self, sender: &str, user: &str, at: i64) -> Result<()> {
+        let (s, u) = (sender.to_string(), user.to_string());
+        self.write(move |c, _| super::messages::record_window(c, &s, &u, at))
+            .await
+    }
+
+    async fn last_inbound(&self, sender: &str, user: &str) -> Result<Option<i64>> {
+        let (s, u) = (sender.to_string(), user.to_string());
+        self.read(move |c, _| super::messages::last_inbound(c, &s, &u))
+            .await
+    }
+
+    async fn events_after(&self, after_id: i64, limit: u32) -> Result<Vec<EventRow>> {
+        self.read(move |c, _| super::messages::events_after(c, after_id, limit))
+            .await
     }
 
     async fn close(&self) {

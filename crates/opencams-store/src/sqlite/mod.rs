@@ -2,7 +2,9 @@
 //! one group-commit writer thread and a small pool of reader connections.
 
 mod accounts;
+mod messages;
 mod schema;
+mod templates;
 mod writer;
 
 use std::path::{Path, PathBuf};

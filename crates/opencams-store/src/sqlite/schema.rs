@@ -58,6 +58,97 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account_id, key)
     ) WITHOUT ROWID;
     "#,
+    // 2: templates, messages with their durable queue, the 24-hour window, the event log
+    r#"
+    CREATE TABLE templates (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        space_id TEXT NOT NULL REFERENCES spaces(id),
+        code TEXT NOT NULL,
+        name TEXT NOT NULL,
+        language TEXT NOT NULL,
+        category TEXT NOT NULL,
+        template_type TEXT NOT NULL DEFAULT 'WHATSAPP',
+        components TEXT NOT NULL,
+        example TEXT NOT NULL DEFAULT '{}',
+        audit_status TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        quality_score TEXT NOT NULL DEFAULT 'UNKNOWN',
+        message_send_ttl INTEGER,
+        category_change_paused INTEGER NOT NULL DEFAULT 0,
+        product_set_id TEXT,
+        provider_id TEXT,
+        review_due_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        deleted_at INTEGER,
+        UNIQUE (code, language)
+    );
+    CREATE UNIQUE INDEX templates_live_name ON templates(space_id, name, language) WHERE deleted_at IS NULL;
+    CREATE INDEX templates_space ON templates(space_id, updated_at);
+    CREATE INDEX templates_review ON templates(review_due_at) WHERE review_due_at IS NOT NULL;
+
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        account_id INTEGER NOT NULL,
+        space_id TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        send_type TEXT NOT NULL,
+        message_type TEXT NOT NULL,
+        template_code TEXT,
+        template_name TEXT,
+        language TEXT,
+        body TEXT NOT NULL,
+        task_id TEXT,
+        tag TEXT,
+        tracking_data TEXT,
+        label TEXT,
+        ttl_secs INTEGER,
+        fallback_id TEXT,
+        fallback_content TEXT,
+        fallback_duration INTEGER,
+        fallback_rule TEXT,
+        group_id TEXT,
+        context_id TEXT,
+        status TEXT NOT NULL,
+        error_code TEXT,
+        error_description TEXT,
+        provider_id TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX messages_sender_time ON messages(account_id, sender, created_at);
+    CREATE INDEX messages_group ON messages(group_id) WHERE group_id IS NOT NULL;
+    CREATE UNIQUE INDEX messages_provider ON messages(provider_id) WHERE provider_id IS NOT NULL;
+
+    CREATE TABLE queue (
+        message_id TEXT PRIMARY KEY,
+        due_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        lease_until INTEGER,
+        lease_owner TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX queue_due ON queue(due_at);
+
+    CREATE TABLE windows (
+        sender TEXT NOT NULL,
+        user TEXT NOT NULL,
+        last_inbound_at INTEGER NOT NULL,
+        PRIMARY KEY (sender, user)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        message_id TEXT,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX events_message ON events(message_id) WHERE message_id IS NOT NULL;
+    "#,
 ];
 
 pub(crate) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {

@@ -1,0 +1,145 @@
+//! Messages, their durable queue entries, the 24-hour window and the event log on SQLite.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::*;
+
+const COLS: &str = "id, account_id, space_id, direction, sender, recipient, send_type, message_type, template_code, \
+     template_name, language, body, task_id, tag, tracking_data, label, ttl_secs, fallback_id, fallback_content, \
+     fallback_duration, fallback_rule, group_id, context_id, status, error_code, error_description, provider_id, \
+     created_at, updated_at";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
+    Ok(MessageRow {
+        id: r.get(0)?,
+        account_id: r.get(1)?,
+        space_id: r.get(2)?,
+        direction: r.get(3)?,
+        sender: r.get(4)?,
+        recipient: r.get(5)?,
+        send_type: r.get(6)?,
+        message_type: r.get(7)?,
+        template_code: r.get(8)?,
+        template_name: r.get(9)?,
+        language: r.get(10)?,
+        body: r.get(11)?,
+        task_id: r.get(12)?,
+        tag: r.get(13)?,
+        tracking_data: r.get(14)?,
+        label: r.get(15)?,
+        ttl_secs: r.get(16)?,
+        fallback_id: r.get(17)?,
+        fallback_content: r.get(18)?,
+        fallback_duration: r.get(19)?,
+        fallback_rule: r.get(20)?,
+        group_id: r.get(21)?,
+        context_id: r.get(22)?,
+        status: r.get(23)?,
+        error_code: r.get(24)?,
+        error_description: r.get(25)?,
+        provider_id: r.get(26)?,
+        created_at: r.get(27)?,
+        updated_at: r.get(28)?,
+    })
+}
+
+pub(super) fn insert_all(
+    c: &Connection,
+    messages: &[MessageRow],
+    events: &[NewEvent],
+) -> Result<()> {
+    let mut ins = c.prepare_cached(&format!(
+        "INSERT INTO messages ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+         ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
+    ))?;
+    let mut enqueue = c.prepare_cached("INSERT INTO queue (message_id, due_at) VALUES (?1, ?2)")?;
+    for m in messages {
+        ins.execute(params![
+            m.id,
+            m.account_id,
+            m.space_id,
+            m.direction,
+            m.sender,
+            m.recipient,
+            m.send_type,
+            m.message_type,
+            m.template_code,
+            m.template_name,
+            m.language,
+            m.body,
+            m.task_id,
+            m.tag,
+            m.tracking_data,
+            m.label,
+            m.ttl_secs,
+            m.fallback_id,
+            m.fallback_content,
+            m.fallback_duration,
+            m.fallback_rule,
+            m.group_id,
+            m.context_id,
+            m.status,
+            m.error_code,
+            m.error_description,
+            m.provider_id,
+            m.created_at,
+            m.updated_at
+        ])?;
+        if m.direction == "out" && m.status == "accepted" {
+            enqueue.execute(params![m.id, m.created_at])?;
+        }
+    }
+    for e in events {
+        super::templates::insert_event(c, e, messages.first().map_or(0, |m| m.created_at))?;
+    }
+    Ok(())
+}
+
+pub(super) fn get(c: &Connection, id: &str) -> Result<Option<MessageRow>> {
+    let by_id = c
+        .prepare_cached(&format!("SELECT {COLS} FROM messages WHERE id = ?1"))?
+        .query_row([id], row)
+        .optional()?;
+    if by_id.is_some() {
+        return Ok(by_id);
+    }
+    Ok(c.prepare_cached(&format!(
+        "SELECT {COLS} FROM messages WHERE provider_id = ?1"
+    ))?
+    .query_row([id], row)
+    .optional()?)
+}
+
+pub(super) fn record_window(c: &Connection, sender: &str, user: &str, at: i64) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO windows (sender, user, last_inbound_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (sender, user) DO UPDATE SET last_inbound_at = max(last_inbound_at, excluded.last_inbound_at)",
+    )?
+    .execute(params![sender, user, at])?;
+    Ok(())
+}
+
+pub(super) fn last_inbound(c: &Connection, sender: &str, user: &str) -> Result<Option<i64>> {
+    Ok(
+        c.prepare_cached("SELECT last_inbound_at FROM windows WHERE sender = ?1 AND user = ?2")?
+            .query_row([sender, user], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+pub(super) fn events_after(c: &Connection, after: i64, limit: u32) -> Result<Vec<EventRow>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id, account_id, kind, message_id, payload, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after, limit], |r| {
+        Ok(EventRow {
+            id: r.get(0)?,
+            account_id: r.get(1)?,
+            kind: r.get(2)?,
+            message_id: r.get(3)?,
+            payload: r.get(4)?,
+            created_at: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}

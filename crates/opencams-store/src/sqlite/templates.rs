@@ -1,0 +1,191 @@
+//! Template language versions on SQLite.
+
+use rusqlite::{Connection, Row, params};
+
+use crate::*;
+
+pub(super) const COLS: &str = "id, account_id, space_id, code, name, language, category, template_type, components, \
+     example, audit_status, reason, quality_score, message_send_ttl, category_change_paused, product_set_id, \
+     provider_id, review_due_at, created_at, updated_at";
+
+pub(super) fn row(r: &Row<'_>) -> rusqlite::Result<TemplateRow> {
+    Ok(TemplateRow {
+        id: r.get(0)?,
+        account_id: r.get(1)?,
+        space_id: r.get(2)?,
+        code: r.get(3)?,
+        name: r.get(4)?,
+        language: r.get(5)?,
+        category: r.get(6)?,
+        template_type: r.get(7)?,
+        components: r.get(8)?,
+        example: r.get(9)?,
+        audit_status: r.get(10)?,
+        reason: r.get(11)?,
+        quality_score: r.get(12)?,
+        message_send_ttl: r.get(13)?,
+        category_change_paused: r.get::<_, i64>(14)? != 0,
+        product_set_id: r.get(15)?,
+        provider_id: r.get(16)?,
+        review_due_at: r.get(17)?,
+        created_at: r.get(18)?,
+        updated_at: r.get(19)?,
+    })
+}
+
+pub(super) fn by_id(c: &Connection, id: i64) -> Result<TemplateRow> {
+    c.prepare_cached(&format!("SELECT {COLS} FROM templates WHERE id = ?1"))?
+        .query_row([id], row)
+        .map_err(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound(format!("template {id}")),
+            other => other.into(),
+        })
+}
+
+pub(super) fn select(
+    c: &Connection,
+    filter: &str,
+    p: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<TemplateRow>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {COLS} FROM templates WHERE deleted_at IS NULL AND {filter} ORDER BY id"
+    ))?;
+    let rows = stmt.query_map(p, row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub(super) fn insert_event(c: &Connection, e: &NewEvent, now: i64) -> Result<()> {
+    c.prepare_cached("INSERT INTO events (account_id, kind, message_id, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![e.account_id, e.kind, e.message_id, e.payload, now])?;
+    Ok(())
+}
+
+pub(super) fn insert(
+    c: &Connection,
+    t: &TemplateWrite,
+    event: Option<&NewEvent>,
+    now: i64,
+) -> Result<TemplateRow> {
+    let taken: i64 = c.query_row(
+        "SELECT COUNT(*) FROM templates WHERE space_id = ?1 AND name = ?2 AND language = ?3 AND deleted_at IS NULL",
+        params![t.space_id, t.name, t.language],
+        |r| r.get(0),
+    )?;
+    if taken > 0 {
+        return Err(StoreError::Conflict(format!(
+            "a template named {:?} in language {} already exists",
+            t.name, t.language
+        )));
+    }
+    c.execute(
+        "INSERT INTO templates (account_id, space_id, code, name, language, category, components, example, audit_status, \
+         message_send_ttl, category_change_paused, product_set_id, review_due_at, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'auditing', ?9, ?10, ?11, ?12, ?13, ?13)",
+        params![
+            t.account_id,
+            t.space_id,
+            t.code,
+            t.name,
+            t.language,
+            t.category,
+            t.components,
+            t.example,
+            t.message_send_ttl,
+            t.category_change_paused as i64,
+            t.product_set_id,
+            t.review_due_at,
+            now
+        ],
+    )?;
+    let id = c.last_insert_rowid();
+    if let Some(e) = event {
+        insert_event(c, e, now)?;
+    }
+    by_id(c, id)
+}
+
+pub(super) fn modify(
+    c: &Connection,
+    id: i64,
+    t: &TemplateWrite,
+    event: Option<&NewEvent>,
+    now: i64,
+) -> Result<TemplateRow> {
+    let n = c.execute(
+        "UPDATE templates SET components = ?1, example = ?2, message_send_ttl = ?3, category_change_paused = ?4, \
+         product_set_id = ?5, review_due_at = ?6, audit_status = 'auditing', reason = '', updated_at = ?7 \
+         WHERE id = ?8 AND deleted_at IS NULL",
+        params![
+            t.components,
+            t.example,
+            t.message_send_ttl,
+            t.category_change_paused as i64,
+            t.product_set_id,
+            t.review_due_at,
+            now,
+            id
+        ],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("template {id}")));
+    }
+    if let Some(e) = event {
+        insert_event(c, e, now)?;
+    }
+    by_id(c, id)
+}
+
+pub(super) fn set_status(
+    c: &Connection,
+    id: i64,
+    status: &str,
+    reason: &str,
+    event: Option<&NewEvent>,
+    now: i64,
+) -> Result<TemplateRow> {
+    let n = c.execute(
+        "UPDATE templates SET audit_status = ?1, reason = ?2, review_due_at = NULL, updated_at = ?3 \
+         WHERE id = ?4 AND deleted_at IS NULL",
+        params![status, reason, now, id],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("template {id}")));
+    }
+    if let Some(e) = event {
+        insert_event(c, e, now)?;
+    }
+    by_id(c, id)
+}
+
+pub(super) fn list(c: &Connection, f: &TemplateFilter) -> Result<(u64, Vec<TemplateRow>)> {
+    let cond = "deleted_at IS NULL AND space_id = ?1 AND (?2 IS NULL OR name = ?2) AND (?3 IS NULL OR code = ?3) \
+                AND (?4 IS NULL OR language = ?4) AND (?5 IS NULL OR audit_status = ?5) AND (?6 IS NULL OR category = ?6)";
+    let p = params![
+        f.space_id,
+        f.name,
+        f.code,
+        f.language,
+        f.audit_status,
+        f.category
+    ];
+    let total: i64 = c
+        .prepare_cached(&format!("SELECT COUNT(*) FROM templates WHERE {cond}"))?
+        .query_row(p, |r| r.get(0))?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {COLS} FROM templates WHERE {cond} ORDER BY created_at DESC, id DESC LIMIT ?7 OFFSET ?8"
+    ))?;
+    let rows = stmt.query_map(
+        params![
+            f.space_id,
+            f.name,
+            f.code,
+            f.language,
+            f.audit_status,
+            f.category,
+            f.limit,
+            f.offset as i64
+        ],
+        row,
+    )?;
+    Ok((total as u64, rows.collect::<rusqlite::Result<Vec<_>>>()?))
+}
