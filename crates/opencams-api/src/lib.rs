@@ -11,6 +11,7 @@ pub mod nonce;
 pub mod principal;
 pub mod rpc;
 pub mod state;
+pub mod templates;
 
 use std::sync::{Arc, OnceLock};
 

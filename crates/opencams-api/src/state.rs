@@ -10,10 +10,18 @@ use crate::limits::RateLimiter;
 use crate::nonce::NonceCache;
 use crate::principal::PrincipalCache;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ApiConfig {
     /// Append the server's string-to-sign to `SignatureDoesNotMatch` (never in production).
     pub debug_signatures: bool,
+    /// How long the built-in simulator takes to review a template.
+    pub template_review_delay_ms: i64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { debug_signatures: false, template_review_delay_ms: 2000 }
+    }
 }
 
 pub struct AppState {

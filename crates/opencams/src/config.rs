@@ -32,6 +32,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub debug_signatures: Option<bool>,
+    pub template_review_delay_ms: Option<u64>,
 }
 
 impl FileConfig {

@@ -1,5 +1,10 @@
 //! The CAMS actions, one file each, behind one closed list.
 
+mod create_chatapp_template;
+mod delete_chatapp_template;
+mod get_chatapp_template_detail;
+mod list_chatapp_template;
+mod modify_chatapp_template;
 mod query_chatapp_phone_numbers;
 
 use opencams_protocol::{CamsError, Code};
@@ -8,7 +13,14 @@ use serde_json::{Map, Value};
 use crate::context::Ctx;
 
 /// Every action opencams serves.
-pub const ACTIONS: &[&str] = &["QueryChatappPhoneNumbers"];
+pub const ACTIONS: &[&str] = &[
+    "QueryChatappPhoneNumbers",
+    "CreateChatappTemplate",
+    "ModifyChatappTemplate",
+    "DeleteChatappTemplate",
+    "GetChatappTemplateDetail",
+    "ListChatappTemplate",
+];
 
 pub fn is_known(action: &str) -> bool {
     ACTIONS.contains(&action)
@@ -18,6 +30,11 @@ pub fn is_known(action: &str) -> bool {
 pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
     match ctx.action {
         "QueryChatappPhoneNumbers" => query_chatapp_phone_numbers::run(ctx).await,
+        "CreateChatappTemplate" => create_chatapp_template::run(ctx).await,
+        "ModifyChatappTemplate" => modify_chatapp_template::run(ctx).await,
+        "DeleteChatappTemplate" => delete_chatapp_template::run(ctx).await,
+        "GetChatappTemplateDetail" => get_chatapp_template_detail::run(ctx).await,
+        "ListChatappTemplate" => list_chatapp_template::run(ctx).await,
         _ => Err(CamsError::of(Code::InvalidActionNotFound)),
     }
 }

@@ -5,6 +5,7 @@ pub mod key;
 pub mod number;
 pub mod serve;
 pub mod space;
+pub mod template;
 
 use std::sync::Arc;
 

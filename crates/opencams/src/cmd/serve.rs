@@ -28,6 +28,9 @@ pub struct ServeArgs {
     /// Append the server's string-to-sign to SignatureDoesNotMatch errors (debugging clients only)
     #[arg(long, env = "OPENCAMS_DEBUG_SIGNATURES")]
     debug_signatures: bool,
+    /// How long the built-in simulator takes to review a template, in ms [default: 2000]
+    #[arg(long, env = "OPENCAMS_TEMPLATE_REVIEW_DELAY_MS")]
+    template_review_delay_ms: Option<u64>,
 }
 
 pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<()> {
@@ -49,6 +52,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         bootstrap(store.as_ref(), local).await?;
     }
 
+    let review_delay_ms = args.template_review_delay_ms.or(file.template_review_delay_ms).unwrap_or(2000);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (nonces, nonce_rx) = NonceCache::load(store.as_ref(), clock.now_ms()).await;
     let nonce_task = tokio::spawn(nonce::persist_loop(store.clone(), nonce_rx));
@@ -72,7 +76,9 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .context("server failed")?;
-    // the router (and with it the nonce sender) is gone: let the nonce writer drain, then close
+    // the router (and with it the nonce sender) is gone: let the workers drain, then close
+    shutdown.cancel();
+    let _ = reviews.await;
     let _ = nonce_task.await;
     store.close().await;
     tracing::info!("opencams stopped cleanly");

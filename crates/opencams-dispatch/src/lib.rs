@@ -1,0 +1,6 @@
+//! opencams workers, running beside the API in the same process: the built-in simulator's
+//! template reviews (and, as the delivery issues land, sending, status settlement, retries,
+//! fallback timers and callback delivery). Workers claim durable work from the store; they never
+//! parse client requests.
+
+pub mod review;
