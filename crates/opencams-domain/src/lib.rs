@@ -7,6 +7,7 @@
 //! code in exactly one place.
 
 pub mod phone;
+pub mod template;
 
 pub use opencams_protocol::{CamsError, Code};
 pub use phone::PhoneNumber;

@@ -1,0 +1,6 @@
+//! Tests of the template module as the server uses it: parse, lint, variables, rendering.
+
+mod lint_tests;
+mod parse_tests;
+mod render_tests;
+mod send_tests;
