@@ -115,12 +115,10 @@ fn check_structure(components: &[Component]) -> Result<(), CamsError> {
 }
 
 fn check_component(category: Category, label: &str, c: &Component) -> Result<(), CamsError> {
-    if let Some(m) = c.code_expiration_minutes {
-        if !(1..=90).contains(&m) {
-            return Err(create_error(format!(
-                "{label} CodeExpirationMinutes is {m}; use 1 to 90 minutes."
-            )));
-        }
+    if let Some(m) = c.code_expiration_minutes.filter(|m| !(1..=90).contains(m)) {
+        return Err(create_error(format!(
+            "{label} CodeExpirationMinutes is {m}; use 1 to 90 minutes."
+        )));
     }
     let auth = category == Category::Authentication;
     match c.kind {

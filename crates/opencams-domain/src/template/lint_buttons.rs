@@ -69,12 +69,14 @@ fn check_quick_replies_grouped(label: &str, buttons: &[Button]) -> Result<(), Ca
         .filter(|(_, b)| b.kind == ButtonType::QuickReply)
         .map(|(i, _)| i)
         .collect();
-    if let (Some(first), Some(last)) = (quick.first(), quick.last()) {
-        if last - first + 1 != quick.len() {
-            return Err(create_error(format!(
-                "{label}: the QUICK_REPLY buttons (at {quick:?}) must be grouped together, before or after the other buttons."
-            )));
-        }
+    let grouped = match (quick.first(), quick.last()) {
+        (Some(first), Some(last)) => last - first + 1 == quick.len(),
+        _ => true,
+    };
+    if !grouped {
+        return Err(create_error(format!(
+            "{label}: the QUICK_REPLY buttons (at {quick:?}) must be grouped together, before or after the other buttons."
+        )));
     }
     Ok(())
 }
@@ -143,16 +145,14 @@ fn check_url(label: &str, b: &Button) -> Result<(), CamsError> {
             ),
         ));
     }
-    if let Some(v) = vars.first() {
-        if v.end != url.trim_end().len() {
-            return Err(CamsError::new(
-                Code::UrlMoreVarable,
-                format!(
-                    "{label} Url has the variable {{{{{}}}}} before its end; a URL variable is allowed only as the suffix.",
-                    v.name
-                ),
-            ));
-        }
+    if let Some(v) = vars.first().filter(|v| v.end != url.trim_end().len()) {
+        return Err(CamsError::new(
+            Code::UrlMoreVarable,
+            format!(
+                "{label} Url has the variable {{{{{}}}}} before its end; a URL variable is allowed only as the suffix.",
+                v.name
+            ),
+        ));
     }
     match (b.url_type, vars.is_empty()) {
         (Some(UrlType::Dynamic), true) => Err(create_error(format!(

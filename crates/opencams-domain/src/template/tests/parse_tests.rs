@@ -38,7 +38,10 @@ fn components_round_trip_through_their_stored_json() {
     if let Some(o) = expected[1].as_object_mut() {
         o.remove("HasExpiration");
     }
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&stored).expect("json"), expected);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stored).expect("json"),
+        expected
+    );
 }
 
 #[test]
@@ -70,12 +73,39 @@ fn exact_keys_win_over_case_insensitive_ones() {
 fn malformed_components_are_invalid_parameters() {
     let e = parse_components(r#"[{"Type":"BODY",}]"#).expect_err("malformed");
     assert_eq!(e.code, Code::InvalidParameter);
-    assert!(e.message.contains("Components") && e.message.contains("line 1 column"), "{}", e.message);
-    assert_eq!(parse_components(r#"{"Type":"BODY"}"#).expect_err("object").code, Code::InvalidParameter);
-    assert_eq!(parse_components(r#"[{"Text":"x"}]"#).expect_err("no type").code, Code::MessageInvalid);
-    let e = parse_components(r#"[{"Type":"BUTTONS","Buttons":[{"Type":"URL","UrlType":"sometimes"}]}]"#).expect_err("url type");
-    assert!(e.message.contains("Components[0] (BUTTONS) button 0 UrlType"), "{}", e.message);
-    assert_eq!(parse_components(r#"[{"Type":"BUTTONS","Buttons":[{"Type":"SMS"}]}]"#).expect_err("type").code, Code::MessageInvalid);
+    assert!(
+        e.message.contains("Components") && e.message.contains("line 1 column"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        parse_components(r#"{"Type":"BODY"}"#)
+            .expect_err("object")
+            .code,
+        Code::InvalidParameter
+    );
+    assert_eq!(
+        parse_components(r#"[{"Text":"x"}]"#)
+            .expect_err("no type")
+            .code,
+        Code::MessageInvalid
+    );
+    let e = parse_components(
+        r#"[{"Type":"BUTTONS","Buttons":[{"Type":"URL","UrlType":"sometimes"}]}]"#,
+    )
+    .expect_err("url type");
+    assert!(
+        e.message
+            .contains("Components[0] (BUTTONS) button 0 UrlType"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        parse_components(r#"[{"Type":"BUTTONS","Buttons":[{"Type":"SMS"}]}]"#)
+            .expect_err("type")
+            .code,
+        Code::MessageInvalid
+    );
 }
 
 #[test]
@@ -86,16 +116,30 @@ fn example_values_are_coerced_to_strings() {
     assert_eq!(ex.get("vip").map(String::as_str), Some("true"));
     assert!(!ex.contains_key("gone"));
     assert!(parse_example("").expect("empty").is_empty());
-    assert_eq!(parse_example(r#"{"a":[1]}"#).expect_err("array").code, Code::InvalidParameter);
-    assert!(parse_example("{").expect_err("malformed").message.contains("Example"));
+    assert_eq!(
+        parse_example(r#"{"a":[1]}"#).expect_err("array").code,
+        Code::InvalidParameter
+    );
+    assert!(
+        parse_example("{")
+            .expect_err("malformed")
+            .message
+            .contains("Example")
+    );
 }
 
 #[test]
 fn category_and_audit_status() {
     assert_eq!(Category::parse("marketing").ok(), Some(Category::Marketing));
     assert_eq!(Category::Authentication.as_str(), "AUTHENTICATION");
-    assert_eq!(Category::parse("PROMO").expect_err("bad").code, Code::InvalidParameter);
+    assert_eq!(
+        Category::parse("PROMO").expect_err("bad").code,
+        Code::InvalidParameter
+    );
     assert_eq!(AuditStatus::parse("PASS").ok(), Some(AuditStatus::Pass));
     assert_eq!(AuditStatus::Disabled.as_str(), "disabled");
-    assert_eq!(AuditStatus::parse("approved").expect_err("bad").code, Code::AuditStatusNotSupport);
+    assert_eq!(
+        AuditStatus::parse("approved").expect_err("bad").code,
+        Code::AuditStatusNotSupport
+    );
 }
