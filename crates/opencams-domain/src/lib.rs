@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod phone;
+pub mod template;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use opencams_protocol::{CamsError, Code};
