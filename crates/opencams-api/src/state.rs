@@ -20,7 +20,10 @@ pub struct ApiConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { debug_signatures: false, template_review_delay_ms: 2000 }
+        Self {
+            debug_signatures: false,
+            template_review_delay_ms: 2000,
+        }
     }
 }
 

@@ -10,8 +10,20 @@ use crate::context::{Ctx, internal};
 
 /// The ChatAppAudit record (cams-api.md §4.4) of a template language version's status.
 pub fn audit_event(w: &TemplateWrite, status: AuditStatus, reason: &str) -> NewEvent {
-    let payload = opencams_protocol::callbacks::audit(&w.space_id, &w.code, &w.name, &w.language, status.as_str(), reason);
-    NewEvent { account_id: w.account_id, kind: "audit".into(), message_id: None, payload: payload.to_string() }
+    let payload = opencams_protocol::callbacks::audit(
+        &w.space_id,
+        &w.code,
+        &w.name,
+        &w.language,
+        status.as_str(),
+        reason,
+    );
+    NewEvent {
+        account_id: w.account_id,
+        kind: "audit".into(),
+        message_id: None,
+        payload: payload.to_string(),
+    }
 }
 
 /// The event for a status an existing row is about to get.
@@ -41,12 +53,22 @@ pub fn check_template_type(params: &Params, required: bool) -> Result<(), CamsEr
 }
 
 /// The live language versions selected by `TemplateCode` or `TemplateName` (one is required).
-pub async fn select(ctx: &Ctx<'_>, space: &Space, not_found: Code) -> Result<Vec<TemplateRow>, CamsError> {
+pub async fn select(
+    ctx: &Ctx<'_>,
+    space: &Space,
+    not_found: Code,
+) -> Result<Vec<TemplateRow>, CamsError> {
     let store = &ctx.state.store;
     let rows = if let Some(code) = ctx.params.get("TemplateCode") {
-        store.templates_by_code(&space.id, code).await.map_err(internal)?
+        store
+            .templates_by_code(&space.id, code)
+            .await
+            .map_err(internal)?
     } else if let Some(name) = ctx.params.get("TemplateName") {
-        store.templates_by_name(&space.id, name).await.map_err(internal)?
+        store
+            .templates_by_name(&space.id, name)
+            .await
+            .map_err(internal)?
     } else {
         return Err(CamsError::new(
             Code::TemplateCodeNotEmpty,
@@ -54,30 +76,54 @@ pub async fn select(ctx: &Ctx<'_>, space: &Space, not_found: Code) -> Result<Vec
         ));
     };
     if rows.is_empty() {
-        let which = ctx.params.get("TemplateCode").or(ctx.params.get("TemplateName")).unwrap_or_default();
+        let which = ctx
+            .params
+            .get("TemplateCode")
+            .or(ctx.params.get("TemplateName"))
+            .unwrap_or_default();
         return Err(CamsError::new(
             not_found,
-            format!("The template {which:?} does not exist in space {}.", space.id),
+            format!(
+                "The template {which:?} does not exist in space {}.",
+                space.id
+            ),
         ));
     }
     Ok(rows)
 }
 
 /// The one language version asked for.
-pub fn pick_language(rows: Vec<TemplateRow>, language: &str, not_found: Code) -> Result<TemplateRow, CamsError> {
+pub fn pick_language(
+    rows: Vec<TemplateRow>,
+    language: &str,
+    not_found: Code,
+) -> Result<TemplateRow, CamsError> {
     let available: Vec<String> = rows.iter().map(|r| r.language.clone()).collect();
-    rows.into_iter().find(|r| r.language == language).ok_or_else(|| {
-        CamsError::new(
-            not_found,
-            format!("The template has no {language:?} version; it exists in: {}.", available.join(", ")),
-        )
-    })
+    rows.into_iter()
+        .find(|r| r.language == language)
+        .ok_or_else(|| {
+            CamsError::new(
+                not_found,
+                format!(
+                    "The template has no {language:?} version; it exists in: {}.",
+                    available.join(", ")
+                ),
+            )
+        })
 }
 
 /// Parses Components/Example/TTL/flags of a create or modify into a linted draft.
-pub fn draft(params: &Params, name: &str, language: &str, category: Category) -> Result<TemplateDraft, CamsError> {
-    let components = template::parse_components(params.require("Components")?)?;
-    let example = match params.get("Example") {
+pub fn draft(
+    params: &Params,
+    name: &str,
+    language: &str,
+    category: Category,
+) -> Result<TemplateDraft, CamsError> {
+    let raw = params
+        .get_json_text("Components")
+        .ok_or_else(|| CamsError::missing("Components"))?;
+    let components = template::parse_components(raw)?;
+    let example = match params.get_json_text("Example") {
         Some(raw) => template::parse_example(raw)?,
         None => Default::default(),
     };
@@ -96,7 +142,13 @@ pub fn draft(params: &Params, name: &str, language: &str, category: Category) ->
 }
 
 /// What the store keeps of a draft.
-pub fn write_of(draft: &TemplateDraft, ctx: &Ctx<'_>, space: &Space, code: &str, review_due_at: Option<i64>) -> Result<TemplateWrite, CamsError> {
+pub fn write_of(
+    draft: &TemplateDraft,
+    ctx: &Ctx<'_>,
+    space: &Space,
+    code: &str,
+    review_due_at: Option<i64>,
+) -> Result<TemplateWrite, CamsError> {
     Ok(TemplateWrite {
         account_id: ctx.account_id(),
         space_id: space.id.clone(),

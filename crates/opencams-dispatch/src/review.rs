@@ -40,9 +40,20 @@ pub fn decide(row: &TemplateRow) -> (AuditStatus, String) {
 
 /// The audit event of a decision.
 pub fn audit_event(row: &TemplateRow, status: AuditStatus, reason: &str) -> NewEvent {
-    let payload =
-        opencams_protocol::callbacks::audit(&row.space_id, &row.code, &row.name, &row.language, status.as_str(), reason);
-    NewEvent { account_id: row.account_id, kind: "audit".into(), message_id: None, payload: payload.to_string() }
+    let payload = opencams_protocol::callbacks::audit(
+        &row.space_id,
+        &row.code,
+        &row.name,
+        &row.language,
+        status.as_str(),
+        reason,
+    );
+    NewEvent {
+        account_id: row.account_id,
+        kind: "audit".into(),
+        message_id: None,
+        payload: payload.to_string(),
+    }
 }
 
 /// Decides every due review once; returns how many were decided.
@@ -59,7 +70,10 @@ pub async fn review_due(store: &dyn Store, clock: &dyn Clock) -> usize {
     for row in due {
         let (status, reason) = decide(&row);
         let event = audit_event(&row, status, &reason);
-        match store.set_template_status(row.id, status.as_str(), &reason, Some(event), now).await {
+        match store
+            .set_template_status(row.id, status.as_str(), &reason, Some(event), now)
+            .await
+        {
             Ok(_) => n += 1,
             Err(e) => tracing::warn!(error = %e, template = %row.code, "recording a review failed"),
         }
@@ -68,7 +82,12 @@ pub async fn review_due(store: &dyn Store, clock: &dyn Clock) -> usize {
 }
 
 /// Polls for due reviews until shut down.
-pub async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>, tick: Duration, shutdown: CancellationToken) {
+pub async fn run(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    tick: Duration,
+    shutdown: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,

@@ -4,7 +4,14 @@
 use serde_json::{Value, json};
 
 /// ChatAppAudit (§4.4): a template language version's review status.
-pub fn audit(waba_id: &str, code: &str, name: &str, language: &str, status: &str, reason: &str) -> Value {
+pub fn audit(
+    waba_id: &str,
+    code: &str,
+    name: &str,
+    language: &str,
+    status: &str,
+    reason: &str,
+) -> Value {
     json!({
         "WabaId": waba_id,
         "TemplateCode": code,

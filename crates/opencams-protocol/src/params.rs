@@ -65,6 +65,13 @@ impl Params {
         self.raw(name).filter(|v| !v.is_empty())
     }
 
+    /// A JSON-carrying value, with `""`, `[]`, `{}` and `null` treated as absent (the Python SDK
+    /// sends empty lists for unset fields, cams-api.md §1.4).
+    pub fn get_json_text(&self, name: &str) -> Option<&str> {
+        self.get(name)
+            .filter(|v| !matches!(v.trim(), "[]" | "{}" | "null"))
+    }
+
     /// A required value: absent or empty → `Missing<Name>`.
     pub fn require(&self, name: &'static str) -> Result<&str, CamsError> {
         self.get(name).ok_or_else(|| CamsError::missing(name))
@@ -206,6 +213,16 @@ mod tests {
         );
         assert!(p.get_int("X", 0, 1).is_err());
         assert_eq!(p.require("Z").unwrap_err().code.as_str(), "MissingZ");
+        let e = Params::from_parts("L=%5B%5D&N=null&O=%7B%7D&J2=%5B1%5D", None).unwrap();
+        assert_eq!(
+            (
+                e.get_json_text("L"),
+                e.get_json_text("N"),
+                e.get_json_text("O")
+            ),
+            (None, None, None)
+        );
+        assert_eq!(e.get_json_text("J2"), Some("[1]"));
         let j: serde_json::Value = p.get_json("J").unwrap().unwrap();
         assert_eq!(j["a"], 1);
     }

@@ -18,20 +18,35 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
     let space = ctx.space().await?;
     let draft = draft(p, name, &language, category)?;
 
-    let siblings = ctx.state.store.templates_by_name(&space.id, name).await.map_err(internal)?;
+    let siblings = ctx
+        .state
+        .store
+        .templates_by_name(&space.id, name)
+        .await
+        .map_err(internal)?;
     if siblings.iter().any(|t| t.language == language) {
         return Err(CamsError::new(
             Code::TemplateNameExist,
-            format!("A template named {name:?} already exists in language {language}; modify it or choose another name."),
+            format!(
+                "A template named {name:?} already exists in language {language}; modify it or choose another name."
+            ),
         ));
     }
-    let code = siblings.first().map(|t| t.code.clone()).unwrap_or_else(new_code);
+    let code = siblings
+        .first()
+        .map(|t| t.code.clone())
+        .unwrap_or_else(new_code);
     let now = ctx.now_ms();
     let due = Some(now + ctx.state.config.template_review_delay_ms);
     let write = write_of(&draft, ctx, &space, &code, due)?;
     // the ChatAppAudit event of the new `auditing` version, written in the same transaction
     let event = audit_event(&write, AuditStatus::Auditing, "");
-    let row = match ctx.state.store.insert_template(write, Some(event), now).await {
+    let row = match ctx
+        .state
+        .store
+        .insert_template(write, Some(event), now)
+        .await
+    {
         Ok(r) => r,
         Err(StoreError::Conflict(_)) => {
             return Err(CamsError::new(
@@ -43,6 +58,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
     };
     let mut out = Map::new();
     out.insert("Success".into(), Value::Bool(true));
-    out.insert("Data".into(), json!({"TemplateCode": row.code, "TemplateName": row.name}));
+    out.insert(
+        "Data".into(),
+        json!({"TemplateCode": row.code, "TemplateName": row.name}),
+    );
     Ok(out)
 }

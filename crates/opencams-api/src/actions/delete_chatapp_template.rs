@@ -21,7 +21,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
         }
         None => rows.iter().map(|r| r.id).collect(),
     };
-    ctx.state.store.delete_templates(ids, ctx.now_ms()).await.map_err(internal)?;
+    ctx.state
+        .store
+        .delete_templates(ids, ctx.now_ms())
+        .await
+        .map_err(internal)?;
     let mut out = Map::new();
     out.insert("Success".into(), Value::Bool(true));
     Ok(out)

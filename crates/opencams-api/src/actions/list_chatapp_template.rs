@@ -16,16 +16,33 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
         space_id: ctx.space().await?.id,
         name: p.get("Name").map(String::from),
         code: p.get("Code").or(p.get("TemplateCode")).map(String::from),
-        language: p.get("Language").map(template::parse_language).transpose()?,
-        audit_status: p.get("AuditStatus").map(|s| AuditStatus::parse(s).map(|a| a.as_str().to_string())).transpose()?,
-        category: p.get("Category").map(|c| Category::parse(c).map(|c| c.as_str().to_string())).transpose()?,
+        language: p
+            .get("Language")
+            .map(template::parse_language)
+            .transpose()?,
+        audit_status: p
+            .get("AuditStatus")
+            .map(|s| AuditStatus::parse(s).map(|a| a.as_str().to_string()))
+            .transpose()?,
+        category: p
+            .get("Category")
+            .map(|c| Category::parse(c).map(|c| c.as_str().to_string()))
+            .transpose()?,
         offset: page.offset(),
         limit: page.size,
     };
-    let (total, rows) = ctx.state.store.list_templates(filter).await.map_err(internal)?;
+    let (total, rows) = ctx
+        .state
+        .store
+        .list_templates(filter)
+        .await
+        .map_err(internal)?;
     let mut out = Map::new();
     out.insert("Success".into(), Value::Bool(true));
     out.insert("Total".into(), Value::from(total));
-    out.insert("ListTemplate".into(), Value::Array(rows.iter().map(list_json).collect()));
+    out.insert(
+        "ListTemplate".into(),
+        Value::Array(rows.iter().map(list_json).collect()),
+    );
     Ok(out)
 }

@@ -6,7 +6,9 @@ use opencams_protocol::{CamsError, Code};
 use serde_json::{Map, Value, json};
 
 use crate::context::{Ctx, internal};
-use crate::templates::{audit_event_for, check_template_type, draft, pick_language, select, write_of};
+use crate::templates::{
+    audit_event_for, check_template_type, draft, pick_language, select, write_of,
+};
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
     let p = ctx.params;
@@ -20,7 +22,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
         if Category::parse(c)? != category {
             return Err(CamsError::invalid(
                 "Category",
-                format_args!("the category cannot be modified (the template is {}); create a new template instead", row.category),
+                format_args!(
+                    "the category cannot be modified (the template is {}); create a new template instead",
+                    row.category
+                ),
             ));
         }
     }
@@ -29,9 +34,17 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
     let due = Some(now + ctx.state.config.template_review_delay_ms);
     let write = write_of(&draft, ctx, &space, &row.code, due)?;
     let event = audit_event_for(&row, AuditStatus::Auditing, "");
-    let row = ctx.state.store.modify_template(row.id, write, Some(event), now).await.map_err(internal)?;
+    let row = ctx
+        .state
+        .store
+        .modify_template(row.id, write, Some(event), now)
+        .await
+        .map_err(internal)?;
     let mut out = Map::new();
     out.insert("Success".into(), Value::Bool(true));
-    out.insert("Data".into(), json!({"TemplateCode": row.code, "TemplateName": row.name}));
+    out.insert(
+        "Data".into(),
+        json!({"TemplateCode": row.code, "TemplateName": row.name}),
+    );
     Ok(out)
 }

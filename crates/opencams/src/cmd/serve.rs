@@ -52,7 +52,10 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         bootstrap(store.as_ref(), local).await?;
     }
 
-    let review_delay_ms = args.template_review_delay_ms.or(file.template_review_delay_ms).unwrap_or(2000);
+    let review_delay_ms = args
+        .template_review_delay_ms
+        .or(file.template_review_delay_ms)
+        .unwrap_or(2000);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (nonces, nonce_rx) = NonceCache::load(store.as_ref(), clock.now_ms()).await;
     let nonce_task = tokio::spawn(nonce::persist_loop(store.clone(), nonce_rx));
@@ -65,15 +68,22 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         metrics: opencams_api::metrics_handle(),
         config: ApiConfig {
             debug_signatures: args.debug_signatures || file.debug_signatures.unwrap_or(false),
+            template_review_delay_ms: review_delay_ms as i64,
         },
     });
 
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
+    let reviews = tokio::spawn(opencams_dispatch::review::run(
+        store.clone(),
+        state.clock.clone(),
+        std::time::Duration::from_millis(review_delay_ms.clamp(10, 250)),
+        shutdown.clone(),
+    ));
     println!("opencams listening on http://{local}");
     tracing::info!(%local, data_dir = %storage.data_dir.display(), "opencams serving");
     axum::serve(listener, opencams_api::router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await
         .context("server failed")?;
     // the router (and with it the nonce sender) is gone: let the workers drain, then close

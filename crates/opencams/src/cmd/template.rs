@@ -68,7 +68,11 @@ pub async fn run(args: &StorageArgs, cmd: TemplateCmd) -> anyhow::Result<()> {
     result
 }
 
-async fn versions(store: &dyn Store, account: &str, code: &str) -> anyhow::Result<Vec<TemplateRow>> {
+async fn versions(
+    store: &dyn Store,
+    account: &str,
+    code: &str,
+) -> anyhow::Result<Vec<TemplateRow>> {
     let a = find_account(store, account).await?;
     let mut all = Vec::new();
     for space in store.list_spaces(Some(a.id)).await? {
@@ -80,48 +84,116 @@ async fn versions(store: &dyn Store, account: &str, code: &str) -> anyhow::Resul
     Ok(all)
 }
 
-async fn decide(store: &dyn Store, account: &str, code: &str, language: &str, status: AuditStatus, reason: &str, json: bool) -> anyhow::Result<()> {
+async fn decide(
+    store: &dyn Store,
+    account: &str,
+    code: &str,
+    language: &str,
+    status: AuditStatus,
+    reason: &str,
+    json: bool,
+) -> anyhow::Result<()> {
     let row = versions(store, account, code)
         .await?
         .into_iter()
         .find(|t| t.language == language)
         .with_context(|| format!("template {code} has no {language:?} version"))?;
     if row.review_due_at.is_none() && row.audit_status != "auditing" {
-        bail!("template {code} ({language}) is not awaiting review: its status is {}", row.audit_status);
+        bail!(
+            "template {code} ({language}) is not awaiting review: its status is {}",
+            row.audit_status
+        );
     }
     let event = opencams_dispatch::review::audit_event(&row, status, reason);
-    let row = store.set_template_status(row.id, status.as_str(), reason, Some(event), now_ms()).await?;
-    print(json, &describe(&row), || format!("template {} ({}) is now {}", row.code, row.language, row.audit_status));
+    let row = store
+        .set_template_status(row.id, status.as_str(), reason, Some(event), now_ms())
+        .await?;
+    print(json, &describe(&row), || {
+        format!(
+            "template {} ({}) is now {}",
+            row.code, row.language, row.audit_status
+        )
+    });
     Ok(())
 }
 
 async fn run_with(store: &dyn Store, cmd: TemplateCmd) -> anyhow::Result<()> {
     match cmd {
-        TemplateCmd::List { account, space, json } => {
+        TemplateCmd::List {
+            account,
+            space,
+            json,
+        } => {
             let a = find_account(store, &account).await?;
             let space_id = space.unwrap_or(a.default_space.clone());
             let (total, rows) = store
-                .list_templates(TemplateFilter { space_id, limit: 1000, ..Default::default() })
+                .list_templates(TemplateFilter {
+                    space_id,
+                    limit: 1000,
+                    ..Default::default()
+                })
                 .await?;
-            let v = json!({"Total": total, "Templates": rows.iter().map(describe).collect::<Vec<_>>()});
+            let v =
+                json!({"Total": total, "Templates": rows.iter().map(describe).collect::<Vec<_>>()});
             print(json, &v, || {
-                let mut s = format!("{:<34} {:<28} {:<8} {:<14} {}", "CODE", "NAME", "LANG", "CATEGORY", "STATUS");
+                let mut s = format!(
+                    "{:<34} {:<28} {:<8} {:<14} {}",
+                    "CODE", "NAME", "LANG", "CATEGORY", "STATUS"
+                );
                 for t in &rows {
-                    s.push_str(&format!("\n{:<34} {:<28} {:<8} {:<14} {}", t.code, t.name, t.language, t.category, t.audit_status));
+                    s.push_str(&format!(
+                        "\n{:<34} {:<28} {:<8} {:<14} {}",
+                        t.code, t.name, t.language, t.category, t.audit_status
+                    ));
                 }
                 s
             });
         }
-        TemplateCmd::Show { code, account, json } => {
+        TemplateCmd::Show {
+            code,
+            account,
+            json,
+        } => {
             let rows = versions(store, &account, &code).await?;
             let v = json!({"Templates": rows.iter().map(describe).collect::<Vec<_>>()});
-            print(json, &v, || serde_json::to_string_pretty(&v).unwrap_or_default());
+            print(json, &v, || {
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            });
         }
-        TemplateCmd::Approve { code, language, account, json } => {
-            decide(store, &account, &code, &language, AuditStatus::Pass, "", json).await?
+        TemplateCmd::Approve {
+            code,
+            language,
+            account,
+            json,
+        } => {
+            decide(
+                store,
+                &account,
+                &code,
+                &language,
+                AuditStatus::Pass,
+                "",
+                json,
+            )
+            .await?
         }
-        TemplateCmd::Reject { code, language, reason, account, json } => {
-            decide(store, &account, &code, &language, AuditStatus::Fail, &reason, json).await?
+        TemplateCmd::Reject {
+            code,
+            language,
+            reason,
+            account,
+            json,
+        } => {
+            decide(
+                store,
+                &account,
+                &code,
+                &language,
+                AuditStatus::Fail,
+                &reason,
+                json,
+            )
+            .await?
         }
     }
     Ok(())
