@@ -221,7 +221,8 @@ fn linter_and_parameter_errors_name_the_rule() {
         f(&mut t);
         s.sdk1("create_chatapp_template", t)
     };
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str, &str)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Mutation, &str, &str)> = vec![
         (
             Box::new(|t| t["Components"][1]["Text"] = json!("Hi {{1}}, ok.")),
             "InvalidParameter.MessageInvalid",

@@ -18,16 +18,16 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
     let rows = select(ctx, &space, Code::DetailTemplateNotExist).await?;
     let row = pick_language(rows, &language, Code::DetailTemplateNotExist)?;
     let category = Category::parse(&row.category)?;
-    if let Some(c) = p.get("Category") {
-        if Category::parse(c)? != category {
-            return Err(CamsError::invalid(
-                "Category",
-                format_args!(
-                    "the category cannot be modified (the template is {}); create a new template instead",
-                    row.category
-                ),
-            ));
-        }
+    if let Some(c) = p.get("Category")
+        && Category::parse(c)? != category
+    {
+        return Err(CamsError::invalid(
+            "Category",
+            format_args!(
+                "the category cannot be modified (the template is {}); create a new template instead",
+                row.category
+            ),
+        ));
     }
     let draft = draft(p, &row.name, &language, category)?;
     let now = ctx.now_ms();
