@@ -144,6 +144,13 @@ pub trait Store: Send + Sync {
     // the event log
     async fn events_after(&self, after_id: i64, limit: u32) -> Result<Vec<EventRow>>;
 
+    // fallback policies
+    async fn create_policy(&self, p: NewPolicy, now: i64) -> Result<Policy>;
+    async fn policy(&self, account_id: i64, id: &str) -> Result<Option<Policy>>;
+    async fn list_policies(&self, account_id: i64) -> Result<Vec<Policy>>;
+    /// Deletes a policy; `Conflict` while messages waiting for a fallback still name it.
+    async fn delete_policy(&self, account_id: i64, id: &str, now: i64) -> Result<()>;
+
     /// Finishes queued writes and closes the database cleanly.
     async fn close(&self);
 }

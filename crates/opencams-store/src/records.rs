@@ -242,3 +242,27 @@ pub struct MessageRow {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// A fallback policy: where a message goes by SMS when WhatsApp does not deliver it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// `S_000001`, numbered per account.
+    pub id: String,
+    pub account_id: i64,
+    pub name: String,
+    /// `sms`.
+    pub channel: String,
+    pub sender_id: String,
+    /// The SMS connection (SMPP or HTTP) as JSON; holds credentials, so it is sealed at rest.
+    pub connection: Secret,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPolicy {
+    pub account_id: i64,
+    pub name: String,
+    pub channel: String,
+    pub sender_id: String,
+    pub connection: Secret,
+}

@@ -35,6 +35,9 @@ enum Command {
     /// Manage sender numbers
     #[command(subcommand)]
     Number(cmd::number::NumberCmd),
+    /// Manage fallback (SMS) policies
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCmd),
     /// Inspect templates; decide simulator reviews by hand
     #[command(subcommand)]
     Template(cmd::template::TemplateCmd),
@@ -59,6 +62,7 @@ fn main() -> std::process::ExitCode {
             Command::Space(c) => cmd::space::run(&cli.storage, c).await,
             Command::Key(c) => cmd::key::run(&cli.storage, c).await,
             Command::Number(c) => cmd::number::run(&cli.storage, c).await,
+            Command::Policy(c) => cmd::policy::run(&cli.storage, c).await,
             Command::Template(c) => cmd::template::run(&cli.storage, c).await,
         }
     });

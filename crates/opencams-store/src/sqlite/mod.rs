@@ -3,6 +3,7 @@
 
 mod accounts;
 mod messages;
+mod policies;
 mod schema;
 mod templates;
 mod writer;

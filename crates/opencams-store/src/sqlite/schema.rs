@@ -149,6 +149,20 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_message ON events(message_id) WHERE message_id IS NOT NULL;
     "#,
+    // 3: fallback policies
+    r#"
+    CREATE TABLE policies (
+        id TEXT NOT NULL,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        name TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        sender_id TEXT NOT NULL,
+        connection_sealed BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        deleted_at INTEGER,
+        PRIMARY KEY (account_id, id)
+    );
+    "#,
 ];
 
 pub(crate) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {

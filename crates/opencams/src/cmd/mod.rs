@@ -3,6 +3,7 @@
 pub mod account;
 pub mod key;
 pub mod number;
+pub mod policy;
 pub mod serve;
 pub mod space;
 pub mod template;
