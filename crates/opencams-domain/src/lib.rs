@@ -7,6 +7,7 @@
 //! code in exactly one place.
 
 pub mod clock;
+pub mod message;
 pub mod phone;
 pub mod template;
 

@@ -589,21 +589,27 @@ impl Store for SqliteStore {
     }
 
     async fn create_policy(&self, p: NewPolicy, now: i64) -> Result<Policy> {
-        self.write(move |c, cipher| super::policies::create(c, cipher, &p, now)).await
+        self.write(move |c, cipher| super::policies::create(c, cipher, &p, now))
+            .await
     }
 
     async fn policy(&self, account_id: i64, id: &str) -> Result<Option<Policy>> {
         let id = id.to_string();
-        self.read(move |c, cipher| Ok(super::policies::select(c, cipher, account_id, Some(&id))?.pop())).await
+        self.read(move |c, cipher| {
+            Ok(super::policies::select(c, cipher, account_id, Some(&id))?.pop())
+        })
+        .await
     }
 
     async fn list_policies(&self, account_id: i64) -> Result<Vec<Policy>> {
-        self.read(move |c, cipher| super::policies::select(c, cipher, account_id, None)).await
+        self.read(move |c, cipher| super::policies::select(c, cipher, account_id, None))
+            .await
     }
 
     async fn delete_policy(&self, account_id: i64, id: &str, now: i64) -> Result<()> {
         let id = id.to_string();
-        self.write(move |c, _| super::policies::delete(c, account_id, &id, now)).await
+        self.write(move |c, _| super::policies::delete(c, account_id, &id, now))
+            .await
     }
 
     async fn close(&self) {

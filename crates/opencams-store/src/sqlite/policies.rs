@@ -9,7 +9,11 @@ fn aad(account_id: i64, id: &str) -> String {
 }
 
 pub(super) fn create(c: &Connection, cipher: &Cipher, p: &NewPolicy, now: i64) -> Result<Policy> {
-    let n: i64 = c.query_row("SELECT COUNT(*) FROM policies WHERE account_id = ?1", [p.account_id], |r| r.get(0))?;
+    let n: i64 = c.query_row(
+        "SELECT COUNT(*) FROM policies WHERE account_id = ?1",
+        [p.account_id],
+        |r| r.get(0),
+    )?;
     let id = format!("S_{:06}", n + 1);
     let sealed = cipher.seal(&aad(p.account_id, &id), p.connection.expose())?;
     c.execute(
@@ -28,19 +32,39 @@ pub(super) fn create(c: &Connection, cipher: &Cipher, p: &NewPolicy, now: i64) -
     })
 }
 
-pub(super) fn select(c: &Connection, cipher: &Cipher, account_id: i64, id: Option<&str>) -> Result<Vec<Policy>> {
+pub(super) fn select(
+    c: &Connection,
+    cipher: &Cipher,
+    account_id: i64,
+    id: Option<&str>,
+) -> Result<Vec<Policy>> {
     let mut stmt = c.prepare_cached(
         "SELECT id, name, channel, sender_id, connection_sealed, created_at FROM policies \
          WHERE account_id = ?1 AND (?2 IS NULL OR id = ?2) AND deleted_at IS NULL ORDER BY id",
     )?;
     let rows = stmt.query_map(params![account_id, id], |r| {
-        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, Vec<u8>>(4)?, r.get(5)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get::<_, Vec<u8>>(4)?,
+            r.get(5)?,
+        ))
     })?;
     let mut out = Vec::new();
     for row in rows {
         let (id, name, channel, sender_id, sealed, created_at) = row?;
         let connection = cipher.open(&aad(account_id, &id), &sealed)?;
-        out.push(Policy { id, account_id, name, channel, sender_id, connection, created_at });
+        out.push(Policy {
+            id,
+            account_id,
+            name,
+            channel,
+            sender_id,
+            connection,
+            created_at,
+        });
     }
     Ok(out)
 }

@@ -27,13 +27,23 @@ pub enum PolicyCmd {
         #[arg(long, requires = "smpp")]
         system_id: Option<String>,
         /// SMPP password (stored encrypted)
-        #[arg(long, requires = "smpp", env = "OPENCAMS_SMPP_PASSWORD", hide_env_values = true)]
+        #[arg(
+            long,
+            requires = "smpp",
+            env = "OPENCAMS_SMPP_PASSWORD",
+            hide_env_values = true
+        )]
         password: Option<String>,
         /// HTTP SMS connector URL (a POST per message)
         #[arg(long)]
         http_url: Option<String>,
         /// HTTP connector bearer token (stored encrypted)
-        #[arg(long, requires = "http_url", env = "OPENCAMS_SMS_HTTP_TOKEN", hide_env_values = true)]
+        #[arg(
+            long,
+            requires = "http_url",
+            env = "OPENCAMS_SMS_HTTP_TOKEN",
+            hide_env_values = true
+        )]
         http_token: Option<String>,
         #[arg(long)]
         json: bool,
@@ -67,16 +77,23 @@ pub enum PolicyCmd {
 fn describe(p: &Policy) -> Value {
     let conn: Value = serde_json::from_str(p.connection.expose()).unwrap_or(Value::Null);
     let kind = conn.get("kind").cloned().unwrap_or(Value::Null);
-    let target = conn.get("address").or_else(|| conn.get("url")).cloned().unwrap_or(Value::Null);
+    let target = conn
+        .get("address")
+        .or_else(|| conn.get("url"))
+        .cloned()
+        .unwrap_or(Value::Null);
     json!({"FallBackId": p.id, "Name": p.name, "Channel": p.channel, "SenderId": p.sender_id,
            "Connection": {"Kind": kind, "Target": target}, "CreatedAt": p.created_at})
 }
 
 fn check_sender_id(s: &str) -> anyhow::Result<()> {
     let numeric = s.bytes().all(|b| b.is_ascii_digit()) && (1..=15).contains(&s.len());
-    let alpha = s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ') && (1..=11).contains(&s.len());
+    let alpha =
+        s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ') && (1..=11).contains(&s.len());
     if !(numeric || alpha) {
-        bail!("--sender-id {s:?} is not valid: use up to 11 letters/digits, or a number of up to 15 digits");
+        bail!(
+            "--sender-id {s:?} is not valid: use up to 11 letters/digits, or a number of up to 15 digits"
+        );
     }
     Ok(())
 }
@@ -90,7 +107,17 @@ pub async fn run(args: &StorageArgs, cmd: PolicyCmd) -> anyhow::Result<()> {
 
 async fn run_with(store: &dyn Store, cmd: PolicyCmd) -> anyhow::Result<()> {
     match cmd {
-        PolicyCmd::Create { account, name, sender_id, smpp, system_id, password, http_url, http_token, json } => {
+        PolicyCmd::Create {
+            account,
+            name,
+            sender_id,
+            smpp,
+            system_id,
+            password,
+            http_url,
+            http_token,
+            json,
+        } => {
             let a = find_account(store, &account).await?;
             check_sender_id(&sender_id)?;
             let connection = match (smpp, http_url) {
@@ -108,32 +135,54 @@ async fn run_with(store: &dyn Store, cmd: PolicyCmd) -> anyhow::Result<()> {
                     }
                     json!({"kind": "http", "url": url, "token": http_token})
                 }
-                _ => bail!("a policy needs an SMS connection: --smpp host:port (with --system-id) or --http-url URL"),
+                _ => bail!(
+                    "a policy needs an SMS connection: --smpp host:port (with --system-id) or --http-url URL"
+                ),
             };
             let p = store
                 .create_policy(
-                    NewPolicy { account_id: a.id, name, channel: "sms".into(), sender_id, connection: Secret::new(connection.to_string()) },
+                    NewPolicy {
+                        account_id: a.id,
+                        name,
+                        channel: "sms".into(),
+                        sender_id,
+                        connection: Secret::new(connection.to_string()),
+                    },
                     now_ms(),
                 )
                 .await?;
-            print(json, &describe(&p), || format!("policy {} created for {}", p.id, a.name));
+            print(json, &describe(&p), || {
+                format!("policy {} created for {}", p.id, a.name)
+            });
         }
         PolicyCmd::List { account, json } => {
             let a = find_account(store, &account).await?;
             let list = store.list_policies(a.id).await?;
             let v = json!({"Policies": list.iter().map(describe).collect::<Vec<_>>()});
-            print(json, &v, || list.iter().map(|p| format!("{} {} sms sender={}", p.id, p.name, p.sender_id)).collect::<Vec<_>>().join("\n"));
+            print(json, &v, || {
+                list.iter()
+                    .map(|p| format!("{} {} sms sender={}", p.id, p.name, p.sender_id))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
         }
         PolicyCmd::Show { id, account, json } => {
             let a = find_account(store, &account).await?;
-            let p = store.policy(a.id, &id).await?.with_context(|| format!("no policy {id:?} in account {}", a.name))?;
+            let p = store
+                .policy(a.id, &id)
+                .await?
+                .with_context(|| format!("no policy {id:?} in account {}", a.name))?;
             let v = describe(&p);
-            print(json, &v, || serde_json::to_string_pretty(&v).unwrap_or_default());
+            print(json, &v, || {
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            });
         }
         PolicyCmd::Delete { id, account, json } => {
             let a = find_account(store, &account).await?;
             match store.delete_policy(a.id, &id, now_ms()).await {
-                Ok(()) => print(json, &json!({"FallBackId": id, "Deleted": true}), || format!("policy {id} deleted")),
+                Ok(()) => print(json, &json!({"FallBackId": id, "Deleted": true}), || {
+                    format!("policy {id} deleted")
+                }),
                 Err(StoreError::NotFound(_)) => bail!("no policy {id:?} in account {}", a.name),
                 Err(StoreError::Conflict(why)) => bail!("{why}"),
                 Err(e) => return Err(e.into()),
