@@ -4,12 +4,14 @@
 
 pub mod actions;
 pub mod auth;
+pub mod cache;
 pub mod context;
 pub mod health;
 pub mod limits;
 pub mod nonce;
 pub mod principal;
 pub mod rpc;
+pub mod send;
 pub mod state;
 pub mod templates;
 

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use opencams_domain::Clock;
-use opencams_store::Store;
+use opencams_domain::{Clock, IdGenerator};
+use opencams_store::{Number, Store, TemplateRow};
+
+use crate::cache::TtlCache;
 
 use crate::limits::RateLimiter;
 use crate::nonce::NonceCache;
@@ -29,6 +31,12 @@ impl Default for ApiConfig {
 
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// MessageId / GroupMessageId generator.
+    pub ids: IdGenerator,
+    /// Sender numbers by phone (a miss is cached too).
+    pub numbers: TtlCache<String, Option<Number>>,
+    /// Template versions by (space, code or name).
+    pub templates: TtlCache<(String, String), Vec<TemplateRow>>,
     pub clock: Arc<dyn Clock>,
     pub principals: PrincipalCache,
     pub nonces: NonceCache,

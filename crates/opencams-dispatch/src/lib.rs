@@ -3,4 +3,5 @@
 //! fallback timers and callback delivery). Workers claim durable work from the store; they never
 //! parse client requests.
 
+pub mod events;
 pub mod review;

@@ -7,10 +7,12 @@
 //! code in exactly one place.
 
 pub mod clock;
+pub mod ids;
 pub mod message;
 pub mod phone;
 pub mod template;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use ids::IdGenerator;
 pub use opencams_protocol::{CamsError, Code};
 pub use phone::PhoneNumber;

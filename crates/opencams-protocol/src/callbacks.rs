@@ -21,3 +21,49 @@ pub fn audit(
         "Reason": reason,
     })
 }
+
+/// ChatAppStatus (§4.2): the status of an outbound message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StatusRecord {
+    pub message_id: String,
+    pub from: String,
+    pub to: String,
+    /// Epoch milliseconds.
+    pub timestamp: i64,
+    /// `Sent`, `Delivered`, `Read`, `Failed` (and opencams's `Expired`, fallback events).
+    pub status: String,
+    pub status_description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+    /// `message` or `template`.
+    pub msg_frame_type: String,
+    /// Kind of content: `TEMPLATE`, `TEXT`, `IMAGE`, …
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// The caller's TaskId, else the MessageId.
+    pub task_id: String,
+    pub origin_phone_number: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking_data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+}
+
+impl StatusRecord {
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}

@@ -35,6 +35,12 @@ enum Command {
     /// Manage sender numbers
     #[command(subcommand)]
     Number(cmd::number::NumberCmd),
+    /// Inspect stored messages
+    #[command(subcommand)]
+    Message(cmd::message::MessageCmd),
+    /// Simulate WhatsApp users (local development)
+    #[command(subcommand)]
+    Simulate(cmd::simulate::SimulateCmd),
     /// Manage fallback (SMS) policies
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCmd),
@@ -62,6 +68,8 @@ fn main() -> std::process::ExitCode {
             Command::Space(c) => cmd::space::run(&cli.storage, c).await,
             Command::Key(c) => cmd::key::run(&cli.storage, c).await,
             Command::Number(c) => cmd::number::run(&cli.storage, c).await,
+            Command::Message(c) => cmd::message::run(&cli.storage, c).await,
+            Command::Simulate(c) => cmd::simulate::run(&cli.storage, c).await,
             Command::Policy(c) => cmd::policy::run(&cli.storage, c).await,
             Command::Template(c) => cmd::template::run(&cli.storage, c).await,
         }

@@ -6,6 +6,8 @@ mod get_chatapp_template_detail;
 mod list_chatapp_template;
 mod modify_chatapp_template;
 mod query_chatapp_phone_numbers;
+mod send_chatapp_mass_message;
+mod send_chatapp_message;
 
 use opencams_protocol::{CamsError, Code};
 use serde_json::{Map, Value};
@@ -14,6 +16,8 @@ use crate::context::Ctx;
 
 /// Every action opencams serves.
 pub const ACTIONS: &[&str] = &[
+    "SendChatappMessage",
+    "SendChatappMassMessage",
     "QueryChatappPhoneNumbers",
     "CreateChatappTemplate",
     "ModifyChatappTemplate",
@@ -29,6 +33,8 @@ pub fn is_known(action: &str) -> bool {
 /// Runs an action; its fields go into the success envelope.
 pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
     match ctx.action {
+        "SendChatappMessage" => send_chatapp_message::run(ctx).await,
+        "SendChatappMassMessage" => send_chatapp_mass_message::run(ctx).await,
         "QueryChatappPhoneNumbers" => query_chatapp_phone_numbers::run(ctx).await,
         "CreateChatappTemplate" => create_chatapp_template::run(ctx).await,
         "ModifyChatappTemplate" => modify_chatapp_template::run(ctx).await,

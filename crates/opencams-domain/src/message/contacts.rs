@@ -62,20 +62,21 @@ pub fn check_contacts(list: &[Value]) -> Result<(), CamsError> {
                 "{path}.name needs at least one of first_name, last_name, middle_name, suffix or prefix"
             )));
         }
-        if let Some(b) = c.get("birthday").filter(|b| !b.is_null()) {
-            if !b.as_str().is_some_and(is_date) {
-                return Err(content_error(format!(
-                    "{path}.birthday must be a date YYYY-MM-DD"
-                )));
-            }
+        if let Some(b) = c.get("birthday").filter(|b| !b.is_null())
+            && !b.as_str().is_some_and(is_date)
+        {
+            return Err(content_error(format!(
+                "{path}.birthday must be a date YYYY-MM-DD"
+            )));
         }
         for key in ["addresses", "emails", "phones", "urls"] {
             list_of_objects(c, key, &path)?;
         }
-        if let Some(org) = c.get("org") {
-            if !org.is_object() && !org.is_null() {
-                return Err(content_error(format!("{path}.org must be an object")));
-            }
+        if let Some(org) = c.get("org")
+            && !org.is_object()
+            && !org.is_null()
+        {
+            return Err(content_error(format!("{path}.org must be an object")));
         }
     }
     Ok(())

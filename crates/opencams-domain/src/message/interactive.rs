@@ -229,19 +229,21 @@ fn check_flow(action: &Value) -> Result<(), CamsError> {
         }
     }
     max_len(need(p, "flow_cta", path)?, 30, &format!("{path}.flow_cta"))?;
-    if let Some(mode) = str_of(p, "mode") {
-        if mode != "draft" && mode != "published" {
-            return Err(content_error(format!(
-                "{path}.mode must be draft or published"
-            )));
-        }
+    if let Some(mode) = str_of(p, "mode")
+        && mode != "draft"
+        && mode != "published"
+    {
+        return Err(content_error(format!(
+            "{path}.mode must be draft or published"
+        )));
     }
-    if let Some(fa) = str_of(p, "flow_action") {
-        if fa != "navigate" && fa != "data_exchange" {
-            return Err(content_error(format!(
-                "{path}.flow_action must be navigate or data_exchange"
-            )));
-        }
+    if let Some(fa) = str_of(p, "flow_action")
+        && fa != "navigate"
+        && fa != "data_exchange"
+    {
+        return Err(content_error(format!(
+            "{path}.flow_action must be navigate or data_exchange"
+        )));
     }
     Ok(())
 }
@@ -318,16 +320,12 @@ pub fn check_interactive(obj: &Map<String, Value>) -> Result<(), CamsError> {
             }
             check_product_list(action)?;
         }
-        "catalog_message" => {
-            if str_of(action, "name") != Some("catalog_message") {
-                return Err(content_error("Content.action.name must be catalog_message"));
-            }
+        "catalog_message" if str_of(action, "name") != Some("catalog_message") => {
+            return Err(content_error("Content.action.name must be catalog_message"));
         }
         "flow" => check_flow(action)?,
-        "location_request_message" => {
-            if str_of(action, "name") != Some("send_location") {
-                return Err(content_error("Content.action.name must be send_location"));
-            }
+        "location_request_message" if str_of(action, "name") != Some("send_location") => {
+            return Err(content_error("Content.action.name must be send_location"));
         }
         _ => {}
     }

@@ -2,9 +2,11 @@
 
 pub mod account;
 pub mod key;
+pub mod message;
 pub mod number;
 pub mod policy;
 pub mod serve;
+pub mod simulate;
 pub mod space;
 pub mod template;
 

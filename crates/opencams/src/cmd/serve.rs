@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+use opencams_api::cache::TtlCache;
 use opencams_api::limits::LocalRateLimiter;
 use opencams_api::nonce::{self, NonceCache};
 use opencams_api::principal::PrincipalCache;
 use opencams_api::{ApiConfig, AppState};
-use opencams_domain::{Clock, SystemClock};
+use opencams_domain::{Clock, IdGenerator, SystemClock};
 use opencams_store::{NewKey, NewNumber, Store};
 use tokio_util::sync::CancellationToken;
 
@@ -61,6 +62,9 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
     let nonce_task = tokio::spawn(nonce::persist_loop(store.clone(), nonce_rx));
     let state = Arc::new(AppState {
         store: store.clone(),
+        ids: IdGenerator::new(process_id_prefix()),
+        numbers: TtlCache::new(std::time::Duration::from_secs(2)),
+        templates: TtlCache::new(std::time::Duration::from_secs(1)),
         clock,
         principals: PrincipalCache::default(),
         nonces,
@@ -93,6 +97,12 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
     store.close().await;
     tracing::info!("opencams stopped cleanly");
     Ok(())
+}
+
+/// A random 32-bit prefix for this process's ids (std's hasher keys are random per process).
+fn process_id_prefix() -> u32 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(std::process::id()) as u32
 }
 
 fn init_tracing() {

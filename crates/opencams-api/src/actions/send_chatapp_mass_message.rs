@@ -1,0 +1,83 @@
+//! SendChatappMassMessage (cams-api.md §3.2): one approved template to up to 1,000 recipients.
+//! The whole batch is validated before any of it is stored (errors name the index) and stored in
+//! one transaction; each recipient becomes its own message linked by the GroupMessageId.
+
+use opencams_domain::message::{parse_channel_type, parse_sender_list};
+use opencams_domain::template;
+use opencams_protocol::{CamsError, Code};
+use serde_json::{Map, Value};
+
+use crate::context::{Ctx, internal};
+use crate::send::{envelope, failed_event, outbound_row, resolve_template, template_body};
+
+pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
+    let p = ctx.params;
+    let channel = p.require("ChannelType")?;
+    let from = p.require("From")?;
+    parse_channel_type(channel)?;
+    let Some(language) = p.get("Language") else {
+        return Err(CamsError::new(
+            Code::LanguageNotEmpty,
+            "Language is mandatory: the template language code, e.g. en_US.",
+        ));
+    };
+    let recipients = parse_sender_list(p.get_json_text("SenderList").or(p.get("SenderList")))?;
+    let env = envelope(ctx, from).await?;
+    // a missing or unapproved template fails every recipient alike
+    let resolved = match resolve_template(ctx, &env.space, language).await {
+        Ok(t) => Ok(t),
+        Err(e) => Err(env.keep_as_failed(e)?),
+    };
+    let now = ctx.now_ms();
+    let group_id = ctx.state.ids.next(now);
+    let mut rows = Vec::with_capacity(recipients.len());
+    let mut events = Vec::new();
+    for (i, r) in recipients.iter().enumerate() {
+        let body = template_body(
+            &r.template_params,
+            &r.payload,
+            r.product_action.as_ref(),
+            r.flow_action.as_ref(),
+        );
+        let verdict = match &resolved {
+            Ok(t) => template::check_send_params(&t.components, &r.template_params, &r.payload)
+                .map_err(|e| CamsError {
+                    message: format!("SenderList[{i}]: {}", e.message),
+                    ..e
+                }),
+            Err(e) => Err(e.clone()),
+        };
+        let failed = match verdict {
+            Ok(()) => None,
+            Err(e) => Some(env.keep_as_failed(e)?),
+        };
+        let template_row = resolved.as_ref().ok().map(|t| &t.row);
+        let row = outbound_row(
+            ctx.state.ids.next(now),
+            ctx,
+            &env,
+            r.to.as_str(),
+            "template",
+            "template",
+            template_row,
+            Some(language),
+            body,
+            Some(&group_id),
+            None,
+            failed.as_ref(),
+            now,
+        );
+        if row.status == "failed" {
+            events.push(failed_event(&row));
+        }
+        rows.push(row);
+    }
+    ctx.state
+        .store
+        .insert_messages(rows, events)
+        .await
+        .map_err(internal)?;
+    let mut out = Map::new();
+    out.insert("GroupMessageId".into(), Value::String(group_id));
+    Ok(out)
+}
