@@ -35,6 +35,8 @@ enum Command {
     /// Manage sender numbers
     #[command(subcommand)]
     Number(cmd::number::NumberCmd),
+    /// Send one message, or many from a CSV, through the API
+    Send(cmd::send::SendArgs),
     /// Inspect stored messages
     #[command(subcommand)]
     Message(cmd::message::MessageCmd),
@@ -68,6 +70,7 @@ fn main() -> std::process::ExitCode {
             Command::Space(c) => cmd::space::run(&cli.storage, c).await,
             Command::Key(c) => cmd::key::run(&cli.storage, c).await,
             Command::Number(c) => cmd::number::run(&cli.storage, c).await,
+            Command::Send(a) => cmd::send::run(a).await,
             Command::Message(c) => cmd::message::run(&cli.storage, c).await,
             Command::Simulate(c) => cmd::simulate::run(&cli.storage, c).await,
             Command::Policy(c) => cmd::policy::run(&cli.storage, c).await,

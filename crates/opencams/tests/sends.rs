@@ -653,3 +653,116 @@ fn send_rate_limit_refuses_and_stores_nothing() {
         before + ok as u64
     );
 }
+
+#[test]
+fn send_cli_sends_a_csv_and_reports_every_row() {
+    let (s, code) = ready();
+    let csv = s.dir.join("batch.csv");
+    let params = r#"{""name"":""Ada"",""order"":""A-1""}"#;
+    std::fs::write(
+        &csv,
+        format!(
+            "To,Type,TemplateCode,Language,TemplateParams,Note\n\
+             {USER},template,{code},en_US,\"{params}\",first\n\
+             86139abc,template,{code},en_US,\"{params}\",bad number\n\
+             {USER},template,{code},en_US,\"{{}}\",missing vars\n\
+             {USER},template,{code},en_US,\"{params}\",last\n"
+        ),
+    )
+    .unwrap();
+    let endpoint = format!("http://{}", s.addr);
+    let out = std::process::Command::new(BIN)
+        .args([
+            "send",
+            "--endpoint",
+            &endpoint,
+            "--access-key-id",
+            &s.ak,
+            "--access-key-secret",
+            &s.sk,
+            "--from",
+            FROM,
+            "--csv",
+        ])
+        .arg(&csv)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            summary["Rows"].as_u64(),
+            summary["Sent"].as_u64(),
+            summary["Failed"].as_u64()
+        ),
+        (Some(4), Some(2), Some(2)),
+        "{summary}"
+    );
+    let results = std::fs::read_to_string(s.dir.join("batch.results.csv")).unwrap();
+    let lines: Vec<&str> = results.lines().collect();
+    assert_eq!(lines[0], "Row,To,MessageId,Code,Message");
+    assert!(lines[1].contains(",OK,"), "{results}");
+    assert!(
+        lines[2].contains("InvalidParameter.ToOnlyNumeric"),
+        "{results}"
+    );
+    assert!(
+        lines[3].contains("InvalidParameter.TemplateParams"),
+        "{results}"
+    );
+    let id = lines[4].split(',').nth(2).unwrap();
+    assert_eq!(s.cli_json(&["message", "show", id])["To"], USER);
+
+    // one message from flags
+    let out = std::process::Command::new(BIN)
+        .args([
+            "send",
+            "--endpoint",
+            &endpoint,
+            "--access-key-id",
+            &s.ak,
+            "--access-key-secret",
+            &s.sk,
+            "--from",
+            FROM,
+            "--to",
+            USER,
+            "--text",
+            "hello from the CLI",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["Code"], "OK");
+    let out = std::process::Command::new(BIN)
+        .args([
+            "send",
+            "--endpoint",
+            &endpoint,
+            "--access-key-id",
+            &s.ak,
+            "--access-key-secret",
+            "wrong",
+            "--from",
+            FROM,
+            "--to",
+            USER,
+            "--text",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SignatureDoesNotMatch"));
+}

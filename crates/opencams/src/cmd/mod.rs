@@ -5,6 +5,7 @@ pub mod key;
 pub mod message;
 pub mod number;
 pub mod policy;
+pub mod send;
 pub mod serve;
 pub mod simulate;
 pub mod space;
