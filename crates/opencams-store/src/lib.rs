@@ -137,6 +137,32 @@ pub trait Store: Send + Sync {
     /// How many messages exist (any direction).
     async fn count_messages(&self) -> Result<u64>;
 
+    // the durable queue
+    /// Claims up to `limit` due messages for `owner` until `now + lease_ms`; expired leases are
+    /// claimed again. A message is never held by two owners while its lease holds.
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Claimed>>;
+    /// Records how an attempt ended, only if `owner` still holds the lease (false otherwise).
+    async fn settle(&self, id: &str, owner: &str, outcome: Settlement, now: i64) -> Result<bool>;
+    /// Applies a provider status monotonically (accepted < sent < delivered < read; failed ends
+    /// unless a later delivered/read arrives); returns the updated row and whether it changed.
+    /// The event is built from the row by `event` and appended only when the status changed.
+    async fn apply_status(
+        &self,
+        update: StatusUpdate,
+        event: EventBuilder,
+    ) -> Result<Option<(MessageRow, bool)>>;
+    /// Stores an inbound message (once per provider id), opens the window, appends its event.
+    /// False when it was already stored (a duplicate webhook).
+    async fn record_inbound(&self, message: MessageRow, event: Option<NewEvent>) -> Result<bool>;
+    /// How many messages wait in the queue.
+    async fn queue_len(&self) -> Result<u64>;
+
     // the 24-hour customer-service window
     async fn record_inbound_window(&self, sender: &str, user: &str, at: i64) -> Result<()>;
     async fn last_inbound(&self, sender: &str, user: &str) -> Result<Option<i64>>;

@@ -266,3 +266,42 @@ pub struct NewPolicy {
     pub sender_id: String,
     pub connection: Secret,
 }
+
+/// A message claimed for sending, with its queue bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub message: MessageRow,
+    /// Sends tried before this one.
+    pub attempts: i64,
+}
+
+/// How a send attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// The channel accepted it: record the provider id, leave the queue.
+    Submitted { provider_id: String },
+    /// Try again at `due_at` (a retryable failure).
+    Retry { due_at: i64, error: String },
+    /// Permanently failed (`status` is `failed` or `expired`), with the event to append.
+    Ended {
+        status: String,
+        error_code: String,
+        error_description: String,
+        event: Option<NewEvent>,
+    },
+}
+
+/// Builds the event of a status change from the updated row (kept in the store's transaction).
+pub type EventBuilder =
+    Box<dyn for<'a> FnOnce(&'a MessageRow, &'a str) -> Option<NewEvent> + Send + 'static>;
+
+/// A status reported by the provider for one of our messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusUpdate {
+    pub provider_id: String,
+    /// `sent`, `delivered`, `read`, `failed`.
+    pub status: String,
+    pub at: i64,
+    pub error_code: Option<String>,
+    pub error_description: Option<String>,
+}

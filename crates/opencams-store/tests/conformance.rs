@@ -332,3 +332,145 @@ async fn message_batches_are_all_or_nothing_and_windows_only_move_forward() {
     assert_eq!(s.last_inbound("A", "U").await.unwrap(), Some(100));
     assert_eq!(s.last_inbound("A", "X").await.unwrap(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_leases_are_exclusive_and_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite(dir.path()).await;
+    let batch: Vec<MessageRow> = (0..50).map(|i| msg(&format!("q{i:02}"))).collect();
+    s.insert_messages(batch, vec![]).await.unwrap();
+    // two claimers at once never share a message
+    let (a, b) = tokio::join!(
+        s.claim_due("A", 10, 1000, 30),
+        s.claim_due("B", 10, 1000, 30)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), 50);
+    let ids_a: std::collections::HashSet<_> = a.iter().map(|c| c.message.id.clone()).collect();
+    assert!(b.iter().all(|c| !ids_a.contains(&c.message.id)));
+    // while leased nothing more is claimable; after the lease it is
+    assert!(s.claim_due("C", 500, 1000, 100).await.unwrap().is_empty());
+    let again = s.claim_due("C", 1011, 1000, 100).await.unwrap();
+    assert_eq!(again.len(), 50);
+    // the old owner can no longer settle; the new one can
+    let id = again[0].message.id.clone();
+    let sub = Settlement::Submitted {
+        provider_id: "wamid.1".into(),
+    };
+    assert!(
+        !s.settle(&id, "A", sub.clone(), 1020).await.unwrap(),
+        "a lapsed lease settles nothing"
+    );
+    assert!(s.settle(&id, "C", sub, 1020).await.unwrap());
+    assert_eq!(s.message("wamid.1").await.unwrap().unwrap().id, id);
+    // retry reschedules and counts attempts
+    let id2 = again[1].message.id.clone();
+    s.settle(
+        &id2,
+        "C",
+        Settlement::Retry {
+            due_at: 5000,
+            error: "503".into(),
+        },
+        1030,
+    )
+    .await
+    .unwrap();
+    let later = s.claim_due("D", 5000, 1000, 100).await.unwrap();
+    let retried = later.iter().find(|c| c.message.id == id2).unwrap();
+    assert_eq!(retried.attempts, 1);
+    let ended = Settlement::Ended {
+        status: "failed".into(),
+        error_code: "131026".into(),
+        error_description: "x".into(),
+        event: None,
+    };
+    s.settle(&id2, "D", ended, 5001).await.unwrap();
+    assert_eq!(s.message(&id2).await.unwrap().unwrap().status, "failed");
+    assert_eq!(s.queue_len().await.unwrap(), 48);
+}
+
+#[tokio::test]
+async fn statuses_apply_monotonically_and_inbound_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite(dir.path()).await;
+    s.insert_messages(vec![msg("m1")], vec![]).await.unwrap();
+    let c = s.claim_due("W", 10, 1000, 1).await.unwrap();
+    s.settle(
+        &c[0].message.id,
+        "W",
+        Settlement::Submitted {
+            provider_id: "wamid.m1".into(),
+        },
+        11,
+    )
+    .await
+    .unwrap();
+    let up = |st: &str, at| StatusUpdate {
+        provider_id: "wamid.m1".into(),
+        status: st.into(),
+        at,
+        error_code: None,
+        error_description: None,
+    };
+    let ev: fn() -> EventBuilder = || {
+        Box::new(|m: &MessageRow, st: &str| {
+            Some(NewEvent {
+                account_id: m.account_id,
+                kind: "status".into(),
+                message_id: Some(m.id.clone()),
+                payload: st.into(),
+            })
+        })
+    };
+    let mut seen = Vec::new();
+    for (st, at) in [
+        ("delivered", 20),
+        ("sent", 21),
+        ("delivered", 22),
+        ("read", 23),
+        ("failed", 24),
+        ("sent", 25),
+    ] {
+        let (row, changed) = s.apply_status(up(st, at), ev()).await.unwrap().unwrap();
+        seen.push((st, changed, row.status));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            ("delivered", true, "delivered".to_string()),
+            ("sent", false, "delivered".into()),
+            ("delivered", false, "delivered".into()),
+            ("read", true, "read".into()),
+            ("failed", false, "read".into()),
+            ("sent", false, "read".into()),
+        ]
+    );
+    assert!(s.apply_status(up("sent", 1), ev()).await.unwrap().is_some());
+    let mut missing = up("sent", 1);
+    missing.provider_id = "wamid.unknown".into();
+    assert!(s.apply_status(missing, ev()).await.unwrap().is_none());
+    let events: Vec<String> = s
+        .events_after(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.payload)
+        .collect();
+    assert_eq!(events, vec!["delivered", "read"]);
+
+    let mut inbound = msg("in1");
+    inbound.direction = "in".into();
+    inbound.status = "received".into();
+    inbound.provider_id = Some("wamid.in1".into());
+    inbound.created_at = 77;
+    assert!(s.record_inbound(inbound.clone(), None).await.unwrap());
+    inbound.id = "in1-dup".into();
+    assert!(!s.record_inbound(inbound, None).await.unwrap());
+    assert_eq!(
+        s.last_inbound("8613600000000", "8613900000000")
+            .await
+            .unwrap(),
+        Some(77)
+    );
+}

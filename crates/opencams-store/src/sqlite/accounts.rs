@@ -571,6 +571,45 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Claimed>> {
+        let owner = owner.to_string();
+        self.write(move |c, _| super::messages::claim(c, &owner, now, lease_ms, limit))
+            .await
+    }
+
+    async fn settle(&self, id: &str, owner: &str, outcome: Settlement, now: i64) -> Result<bool> {
+        let (id, owner) = (id.to_string(), owner.to_string());
+        self.write(move |c, _| super::messages::settle(c, &id, &owner, &outcome, now))
+            .await
+    }
+
+    async fn apply_status(
+        &self,
+        update: StatusUpdate,
+        event: EventBuilder,
+    ) -> Result<Option<(MessageRow, bool)>> {
+        self.write(move |c, _| super::messages::apply_status(c, &update, event))
+            .await
+    }
+
+    async fn record_inbound(&self, message: MessageRow, event: Option<NewEvent>) -> Result<bool> {
+        self.write(move |c, _| super::messages::record_inbound(c, &message, event.as_ref()))
+            .await
+    }
+
+    async fn queue_len(&self) -> Result<u64> {
+        self.read(|c, _| {
+            Ok(c.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+        .await
+    }
+
     async fn record_inbound_window(&self, sender: &str, user: &str, at: i64) -> Result<()> {
         let (s, u) = (sender.to_string(), user.to_string());
         self.write(move |c, _| super::messages::record_window(c, &s, &u, at))

@@ -143,3 +143,156 @@ pub(super) fn events_after(c: &Connection, after: i64, limit: u32) -> Result<Vec
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
+
+pub(super) fn claim(
+    c: &Connection,
+    owner: &str,
+    now: i64,
+    lease_ms: i64,
+    limit: u32,
+) -> Result<Vec<Claimed>> {
+    // one statement picks and leases, so two claimers can never take the same row
+    let mut stmt = c.prepare_cached(
+        "UPDATE queue SET lease_owner = ?1, lease_until = ?2 WHERE message_id IN ( \
+           SELECT message_id FROM queue WHERE due_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3) \
+           ORDER BY due_at LIMIT ?4) \
+         RETURNING message_id, attempts",
+    )?;
+    let claimed: Vec<(String, i64)> = stmt
+        .query_map(params![owner, now + lease_ms, now, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::with_capacity(claimed.len());
+    let mut get = c.prepare_cached(&format!("SELECT {COLS} FROM messages WHERE id = ?1"))?;
+    for (id, attempts) in claimed {
+        if let Some(message) = get.query_row([&id], row).optional()? {
+            out.push(Claimed { message, attempts });
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn settle(
+    c: &Connection,
+    id: &str,
+    owner: &str,
+    outcome: &Settlement,
+    now: i64,
+) -> Result<bool> {
+    let held: Option<String> = c
+        .prepare_cached("SELECT lease_owner FROM queue WHERE message_id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    if held.as_deref() != Some(owner) {
+        return Ok(false);
+    }
+    match outcome {
+        Settlement::Submitted { provider_id } => {
+            c.prepare_cached(
+                "UPDATE messages SET provider_id = ?1, updated_at = ?2 WHERE id = ?3",
+            )?
+            .execute(params![provider_id, now, id])?;
+            c.prepare_cached("DELETE FROM queue WHERE message_id = ?1")?
+                .execute([id])?;
+        }
+        Settlement::Retry { due_at, error } => {
+            c.prepare_cached(
+                "UPDATE queue SET due_at = ?1, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL WHERE message_id = ?2",
+            )?
+            .execute(params![due_at, id])?;
+            c.prepare_cached(
+                "UPDATE messages SET error_description = ?1, updated_at = ?2 WHERE id = ?3",
+            )?
+            .execute(params![error, now, id])?;
+        }
+        Settlement::Ended {
+            status,
+            error_code,
+            error_description,
+            event,
+        } => {
+            c.prepare_cached(
+                "UPDATE messages SET status = ?1, error_code = ?2, error_description = ?3, updated_at = ?4 WHERE id = ?5",
+            )?
+            .execute(params![status, error_code, error_description, now, id])?;
+            c.prepare_cached("DELETE FROM queue WHERE message_id = ?1")?
+                .execute([id])?;
+            if let Some(e) = event {
+                super::templates::insert_event(c, e, now)?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Rank of a status in the monotonic order; `failed` is handled apart.
+fn rank(status: &str) -> i32 {
+    match status {
+        "accepted" => 0,
+        "sent" => 1,
+        "delivered" => 2,
+        "read" => 3,
+        _ => -1,
+    }
+}
+
+pub(super) fn apply_status(
+    c: &Connection,
+    u: &StatusUpdate,
+    event: EventBuilder,
+) -> Result<Option<(MessageRow, bool)>> {
+    let Some(mut m) = c
+        .prepare_cached(&format!(
+            "SELECT {COLS} FROM messages WHERE provider_id = ?1"
+        ))?
+        .query_row([&u.provider_id], row)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let current = m.status.as_str();
+    let changes = match u.status.as_str() {
+        // failed ends a message that has not been delivered; a late failed after delivery is ignored
+        "failed" => rank(current) >= 0 && rank(current) < 2,
+        // a later delivered/read wins even over failed; a late sent never moves a message back
+        s if rank(s) > 0 => rank(s) > rank(current) || (current == "failed" && rank(s) >= 2),
+        _ => false,
+    };
+    if !changes {
+        return Ok(Some((m, false)));
+    }
+    m.status = u.status.clone();
+    m.updated_at = u.at.max(m.updated_at);
+    if u.status == "failed" {
+        m.error_code = u.error_code.clone();
+        m.error_description = u.error_description.clone();
+    }
+    c.prepare_cached("UPDATE messages SET status = ?1, error_code = ?2, error_description = ?3, updated_at = ?4 WHERE id = ?5")?
+        .execute(params![m.status, m.error_code, m.error_description, m.updated_at, m.id])?;
+    if let Some(e) = event(&m, &u.status) {
+        super::templates::insert_event(c, &e, u.at)?;
+    }
+    Ok(Some((m, true)))
+}
+
+pub(super) fn record_inbound(
+    c: &Connection,
+    m: &MessageRow,
+    event: Option<&NewEvent>,
+) -> Result<bool> {
+    let exists: Option<String> = c
+        .prepare_cached("SELECT id FROM messages WHERE provider_id = ?1")?
+        .query_row([&m.provider_id], |r| r.get(0))
+        .optional()?;
+    if exists.is_some() {
+        return Ok(false);
+    }
+    insert_all(c, std::slice::from_ref(m), &[])?;
+    record_window(c, &m.sender, &m.recipient, m.created_at)?;
+    if let Some(e) = event {
+        super::templates::insert_event(c, e, m.created_at)?;
+    }
+    Ok(true)
+}
