@@ -4,4 +4,7 @@
 //! parse client requests.
 
 pub mod events;
+pub mod limits;
+pub mod render;
 pub mod review;
+pub mod worker;

@@ -1,0 +1,223 @@
+//! A stored message → the exact Cloud API request body. Free-form messages carry their validated
+//! Content object; template messages are rendered by the template module from the stored
+//! variables, payloads and actions. `biz_opaque_callback_data` carries our MessageId so every
+//! status webhook names the message even before we know its wamid.
+
+use std::collections::BTreeMap;
+
+use opencams_domain::message::Content;
+use opencams_domain::template::{self, Category, Component, RenderInput};
+use opencams_store::MessageRow;
+use serde_json::{Map, Value, json};
+
+/// Why a stored message cannot be rendered (its template vanished or the row is damaged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    pub code: String,
+    pub description: String,
+}
+
+fn damaged(what: &str) -> RenderError {
+    RenderError {
+        code: "131009".into(),
+        description: format!("Parameter value is not valid({what})"),
+    }
+}
+
+/// A template version as the renderer needs it.
+pub struct TemplateView<'a> {
+    pub name: &'a str,
+    pub language: &'a str,
+    pub category: Category,
+    pub components: &'a [Component],
+}
+
+/// Renders `m`; `context_wamid` is the provider id of the message replied to.
+pub fn render(
+    m: &MessageRow,
+    template: Option<&TemplateView<'_>>,
+    context_wamid: Option<&str>,
+) -> Result<Value, RenderError> {
+    let body: Value =
+        serde_json::from_str(&m.body).map_err(|_| damaged("stored body is not JSON"))?;
+    let mut out = Map::new();
+    out.insert("messaging_product".into(), json!("whatsapp"));
+    out.insert("recipient_type".into(), json!("individual"));
+    out.insert("to".into(), json!(m.recipient));
+    if let Some(w) = context_wamid {
+        out.insert("context".into(), json!({"message_id": w}));
+    }
+    if m.send_type == "template" {
+        let Some(t) = template else {
+            return Err(RenderError {
+                code: "132001".into(),
+                description:
+                    "Template name does not exist in the translation(the template was deleted)"
+                        .into(),
+            });
+        };
+        let params: BTreeMap<String, String> =
+            serde_json::from_value(body["templateParams"].clone()).unwrap_or_default();
+        let payload: Vec<String> =
+            serde_json::from_value(body["payload"].clone()).unwrap_or_default();
+        let mpm = body.get("productAction").filter(|v| !v.is_null()).cloned();
+        let thumb = mpm
+            .as_ref()
+            .and_then(|a| a.get("thumbnail_product_retailer_id"))
+            .and_then(Value::as_str)
+            .map(String::from);
+        let input = RenderInput {
+            params: &params,
+            payload: &payload,
+            mpm_action: mpm,
+            flow_action: body.get("flowAction").filter(|v| !v.is_null()).cloned(),
+            catalog_thumbnail: thumb,
+        };
+        out.insert("type".into(), json!("template"));
+        out.insert(
+            "template".into(),
+            template::render_cloud(t.name, t.language, t.category, t.components, &input),
+        );
+    } else {
+        let content: Content = serde_json::from_value(body["content"].clone())
+            .map_err(|_| damaged("stored content is not valid"))?;
+        let (kind, obj) = content.to_cloud();
+        out.insert("type".into(), json!(kind));
+        out.insert(kind.into(), obj.clone());
+    }
+    out.insert("biz_opaque_callback_data".into(), json!(m.id));
+    Ok(Value::Object(out))
+}
+
+/// The text the user would read, for the SMS fallback.
+pub fn text_of(m: &MessageRow, template: Option<&TemplateView<'_>>) -> String {
+    let body: Value = serde_json::from_str(&m.body).unwrap_or(Value::Null);
+    match template {
+        Some(t) => {
+            let params: BTreeMap<String, String> =
+                serde_json::from_value(body["templateParams"].clone()).unwrap_or_default();
+            template::render_text(t.components, &params)
+        }
+        None => serde_json::from_value::<Content>(body["content"].clone())
+            .map(|c| c.render_text())
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opencams_domain::message::{MessageType, parse_content};
+
+    use super::*;
+
+    fn row(send_type: &str, body: Value) -> MessageRow {
+        MessageRow {
+            id: "0190aabbccdd00000001".into(),
+            sender: "8613600000000".into(),
+            recipient: "8613900000001".into(),
+            send_type: send_type.into(),
+            body: body.to_string(),
+            ..Default::default()
+        }
+    }
+
+    fn message(t: MessageType, content: Value) -> MessageRow {
+        let c = parse_content(t, Some(&content.to_string())).unwrap();
+        row("message", json!({"content": c}))
+    }
+
+    fn envelope(kind: &str, obj: Value) -> Value {
+        let mut v = json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "8613900000001", "type": kind,
+                           "biz_opaque_callback_data": "0190aabbccdd00000001"});
+        v[kind] = obj;
+        v
+    }
+
+    #[test]
+    fn golden_json_for_every_message_kind() {
+        use MessageType::*;
+        let cases = [
+            (Text, json!({"text": "Hi"}), json!({"body": "Hi"})),
+            (
+                Image,
+                json!({"link": "https://e.org/a.png", "caption": "A"}),
+                json!({"link": "https://e.org/a.png", "caption": "A"}),
+            ),
+            (
+                Video,
+                json!({"link": "https://e.org/v.mp4"}),
+                json!({"link": "https://e.org/v.mp4"}),
+            ),
+            (
+                Audio,
+                json!({"link": "https://e.org/a.ogg"}),
+                json!({"link": "https://e.org/a.ogg"}),
+            ),
+            (
+                Document,
+                json!({"link": "https://e.org/d.pdf", "fileName": "d.pdf"}),
+                json!({"link": "https://e.org/d.pdf", "filename": "d.pdf"}),
+            ),
+            (
+                Sticker,
+                json!({"link": "https://e.org/s.webp"}),
+                json!({"link": "https://e.org/s.webp"}),
+            ),
+            (
+                Location,
+                json!({"latitude": 1.5, "longitude": 2.5, "name": "N"}),
+                json!({"latitude": 1.5, "longitude": 2.5, "name": "N"}),
+            ),
+            (
+                Reaction,
+                json!({"messageId": "wamid.A", "emoji": "👍"}),
+                json!({"message_id": "wamid.A", "emoji": "👍"}),
+            ),
+            (
+                Contacts,
+                json!([{"name": {"formatted_name": "A B", "first_name": "A"}}]),
+                json!([{"name": {"formatted_name": "A B", "first_name": "A"}}]),
+            ),
+            (
+                Interactive,
+                json!({"type": "button", "body": {"text": "b"}, "action": {"buttons": [{"type": "reply", "reply": {"id": "i", "title": "T"}}]}}),
+                json!({"type": "button", "body": {"text": "b"}, "action": {"buttons": [{"type": "reply", "reply": {"id": "i", "title": "T"}}]}}),
+            ),
+        ];
+        for (t, content, want) in cases {
+            let got = render(&message(t, content), None, None).unwrap();
+            assert_eq!(got, envelope(t.as_str(), want), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn golden_json_for_a_template_reply_with_payload() {
+        let components = template::parse_components(
+            r#"[{"Type":"BODY","Text":"Hi {{name}}, see you."},{"Type":"BUTTONS","Buttons":[{"Type":"QUICK_REPLY","Text":"Yes"}]}]"#,
+        )
+        .unwrap();
+        let view = TemplateView {
+            name: "greet",
+            language: "en_US",
+            category: Category::Utility,
+            components: &components,
+        };
+        let m = row(
+            "template",
+            json!({"templateParams": {"name": "Ada"}, "payload": ["yes-1"], "productAction": null, "flowAction": null}),
+        );
+        let got = render(&m, Some(&view), Some("wamid.PREV")).unwrap();
+        assert_eq!(
+            got,
+            json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "8613900000001",
+                   "context": {"message_id": "wamid.PREV"}, "type": "template",
+                   "template": {"name": "greet", "language": {"code": "en_US"}, "components": [
+                       {"type": "body", "parameters": [{"type": "text", "parameter_name": "name", "text": "Ada"}]},
+                       {"type": "button", "sub_type": "quick_reply", "index": "0", "parameters": [{"type": "payload", "payload": "yes-1"}]}]},
+                   "biz_opaque_callback_data": "0190aabbccdd00000001"})
+        );
+        assert_eq!(text_of(&m, Some(&view)), "Hi Ada, see you.\n\n[Yes]");
+        let gone = render(&m, None, None).unwrap_err();
+        assert_eq!(gone.code, "132001");
+    }
+}

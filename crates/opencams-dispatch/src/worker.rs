@@ -1,0 +1,352 @@
+//! The dispatcher: claims due messages with a lease, respects per-number throughput and the pair
+//! rate, renders and sends through the number's channel, and settles the outcome in a new
+//! transaction (no transaction is held across the network call). Retryable failures back off
+//! exponentially with jitter until a deadline; permanent ones end the message as failed with the
+//! provider's code; a message past its `Ttl` ends as expired instead of going out late.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use opencams_channels::{Channel, NumberConfig, SendError};
+use opencams_domain::Clock;
+use opencams_domain::template::{self, Category};
+use opencams_store::{Claimed, MessageRow, Number, Settlement, Store};
+use rand::Rng;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{status_event, status_record};
+use crate::limits::Buckets;
+use crate::render::{TemplateView, render};
+
+/// Where a number's messages go.
+pub trait Router: Send + Sync {
+    fn route(&self, number: &Number) -> Option<(Arc<dyn Channel>, NumberConfig)>;
+}
+
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    pub lease_ms: i64,
+    pub batch: u32,
+    /// Idle poll interval.
+    pub poll_ms: u64,
+    pub retry_base_ms: i64,
+    pub retry_max_ms: i64,
+    /// Retries stop this long after acceptance; the message then fails.
+    pub retry_deadline_ms: i64,
+    pub pair_capacity: f64,
+    pub pair_refill_ms: f64,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 256,
+            lease_ms: 60_000,
+            batch: 256,
+            poll_ms: 20,
+            retry_base_ms: 1000,
+            retry_max_ms: 5 * 60_000,
+            retry_deadline_ms: 24 * 3600 * 1000,
+            pair_capacity: 45.0,
+            pair_refill_ms: 6000.0,
+        }
+    }
+}
+
+pub struct Dispatcher {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub router: Arc<dyn Router>,
+    pub config: DispatchConfig,
+    /// This worker's lease name.
+    pub owner: String,
+    throughput: Buckets,
+    pairs: Buckets,
+}
+
+/// Exponential backoff with full jitter: a random wait up to base·2^attempt, capped.
+pub fn backoff_ms(attempt: i64, base: i64, max: i64) -> i64 {
+    let ceiling = base.saturating_mul(1i64 << attempt.clamp(0, 20)).min(max);
+    rand::thread_rng().gen_range(ceiling / 2..=ceiling.max(1))
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        router: Arc<dyn Router>,
+        config: DispatchConfig,
+        owner: String,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            clock,
+            router,
+            config,
+            owner,
+            throughput: Buckets::default(),
+            pairs: Buckets::default(),
+        })
+    }
+
+    /// Claims and sends until `shutdown`; then stops claiming and drains what is in flight.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let gate = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let mut inflight = JoinSet::new();
+        while !shutdown.is_cancelled() {
+            let free = gate.available_permits().min(self.config.batch as usize) as u32;
+            let claimed = if free == 0 {
+                Vec::new()
+            } else {
+                match self
+                    .store
+                    .claim_due(&self.owner, self.clock.now_ms(), self.config.lease_ms, free)
+                    .await
+                {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming due messages failed");
+                        Vec::new()
+                    }
+                }
+            };
+            let idle = claimed.is_empty();
+            for c in claimed {
+                let Ok(permit) = gate.clone().acquire_owned().await else {
+                    break;
+                };
+                let me = self.clone();
+                inflight.spawn(async move {
+                    me.process(c).await;
+                    drop(permit);
+                });
+            }
+            while inflight.try_join_next().is_some() {}
+            if idle {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(self.config.poll_ms)) => {}
+                }
+            }
+        }
+        // drain: let every claimed send finish and settle
+        while inflight.join_next().await.is_some() {}
+    }
+
+    async fn settle(&self, id: &str, outcome: Settlement) {
+        let now = self.clock.now_ms();
+        match self.store.settle(id, &self.owner, outcome, now).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                message = id,
+                "lease lost before settling; another worker owns the message"
+            ),
+            Err(e) => {
+                tracing::error!(message = id, error = %e, "settling failed; the lease will expire and the send repeat")
+            }
+        }
+    }
+
+    fn ended(&self, m: &MessageRow, status: &str, code: &str, description: &str) -> Settlement {
+        let cams_status = if status == "expired" {
+            "Expired"
+        } else {
+            "Failed"
+        };
+        let rec = status_record(
+            m,
+            cams_status,
+            Some((code, description)),
+            self.clock.now_ms(),
+        );
+        Settlement::Ended {
+            status: status.into(),
+            error_code: code.into(),
+            error_description: description.into(),
+            event: Some(status_event(m, &rec)),
+        }
+    }
+
+    async fn process(&self, c: Claimed) {
+        let m = &c.message;
+        let now = self.clock.now_ms();
+        if let Some(ttl) = m.ttl_secs {
+            if now > m.created_at + ttl * 1000 {
+                let s = self.ended(
+                    m,
+                    "expired",
+                    "ttl_expired",
+                    &format!("not sent within its Ttl of {ttl} s"),
+                );
+                return self.settle(&m.id, s).await;
+            }
+        }
+        let number = match self.store.number(&m.sender).await {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                let s = self.ended(
+                    m,
+                    "failed",
+                    "133010",
+                    "Account not registered(the sender number is no longer registered)",
+                );
+                return self.settle(&m.id, s).await;
+            }
+            Err(e) => return self.retry(m, c.attempts, &format!("store: {e}")).await,
+        };
+        let Some((channel, config)) = self.router.route(&number) else {
+            let s = self.ended(
+                m,
+                "failed",
+                "133010",
+                &format!(
+                    "Account not registered(no channel {:?} is configured)",
+                    number.channel
+                ),
+            );
+            return self.settle(&m.id, s).await;
+        };
+        // the pair rate: defer this one recipient instead of holding a worker
+        if let Err(wait) = self.pairs.take(
+            &format!("{}:{}", m.sender, m.recipient),
+            self.config.pair_capacity,
+            self.config.pair_refill_ms,
+            now,
+        ) {
+            let s = Settlement::Retry {
+                due_at: now + wait,
+                error: "pair rate limit: deferred".into(),
+            };
+            return self.settle(&m.id, s).await;
+        }
+        // the number's throughput: wait for a token (the lease is long)
+        let mps = f64::from(number.throughput_mps.max(1));
+        loop {
+            match self
+                .throughput
+                .take(&m.sender, mps, 1000.0 / mps, self.clock.now_ms())
+            {
+                Ok(()) => break,
+                Err(wait) => {
+                    tokio::time::sleep(Duration::from_millis(wait.clamp(1, 1000) as u64)).await
+                }
+            }
+        }
+        let payload = match self.payload(m).await {
+            Ok(p) => p,
+            Err(s) => return self.settle(&m.id, s).await,
+        };
+        match channel.send(&config, &payload).await {
+            Ok(sent) => {
+                self.settle(
+                    &m.id,
+                    Settlement::Submitted {
+                        provider_id: sent.provider_id,
+                    },
+                )
+                .await
+            }
+            Err(e) => self.failed_send(m, c.attempts, e).await,
+        }
+    }
+
+    async fn payload(&self, m: &MessageRow) -> Result<serde_json::Value, Settlement> {
+        let context = match &m.context_id {
+            Some(id) => self
+                .store
+                .message(id)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|r| r.provider_id.or(Some(r.id))),
+            None => None,
+        };
+        let rendered = if m.send_type == "template" {
+            let code = m.template_code.clone().unwrap_or_default();
+            let lang = m.language.clone().unwrap_or_default();
+            let rows = self
+                .store
+                .templates_by_code(&m.space_id, &code)
+                .await
+                .unwrap_or_default();
+            let row = rows.into_iter().find(|r| r.language == lang);
+            let parsed = row.as_ref().and_then(|r| {
+                Some((
+                    template::parse_components(&r.components).ok()?,
+                    Category::parse(&r.category).ok()?,
+                ))
+            });
+            match (&row, &parsed) {
+                (Some(r), Some((components, category))) => {
+                    let view = TemplateView {
+                        name: &r.name,
+                        language: &r.language,
+                        category: *category,
+                        components,
+                    };
+                    render(m, Some(&view), context.as_deref())
+                }
+                _ => render(m, None, context.as_deref()),
+            }
+        } else {
+            render(m, None, context.as_deref())
+        };
+        rendered.map_err(|e| self.ended(m, "failed", &e.code, &e.description))
+    }
+
+    async fn retry(&self, m: &MessageRow, attempts: i64, why: &str) {
+        let now = self.clock.now_ms();
+        let wait = backoff_ms(
+            attempts,
+            self.config.retry_base_ms,
+            self.config.retry_max_ms,
+        );
+        let s = if now + wait > m.created_at + self.config.retry_deadline_ms {
+            self.ended(
+                m,
+                "failed",
+                "131000",
+                &format!("Something went wrong(gave up retrying: {why})"),
+            )
+        } else {
+            Settlement::Retry {
+                due_at: now + wait,
+                error: why.to_string(),
+            }
+        };
+        self.settle(&m.id, s).await;
+    }
+
+    async fn failed_send(&self, m: &MessageRow, attempts: i64, e: SendError) {
+        if e.retryable {
+            tracing::info!(message = %m.id, code = %e.code, attempts, "send failed; retrying");
+            return self.retry(m, attempts, &e.to_string()).await;
+        }
+        tracing::info!(message = %m.id, code = %e.code, "send failed permanently");
+        let s = self.ended(m, "failed", &e.code, &e.description);
+        self.settle(&m.id, s).await;
+    }
+}
+
+/// Routes by the number's channel name to registered channels (built once in `main`).
+pub struct ChannelMap {
+    pub channels: HashMap<String, Arc<dyn Channel>>,
+    /// Builds the channel settings of a number.
+    pub configure: Box<dyn Fn(&Number) -> Option<NumberConfig> + Send + Sync>,
+}
+
+impl Router for ChannelMap {
+    fn route(&self, number: &Number) -> Option<(Arc<dyn Channel>, NumberConfig)> {
+        let key = if number.channel == "simulator" {
+            "whatsapp-cloud"
+        } else {
+            number.channel.as_str()
+        };
+        Some((self.channels.get(key)?.clone(), (self.configure)(number)?))
+    }
+}
