@@ -14,6 +14,7 @@ pub mod rpc;
 pub mod send;
 pub mod state;
 pub mod templates;
+pub mod webhooks;
 
 use std::sync::{Arc, OnceLock};
 
@@ -21,7 +22,7 @@ use axum::Router;
 use axum::routing::{any, get};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-pub use state::{ApiConfig, AppState};
+pub use state::{ApiConfig, AppState, WebhookConfig};
 
 /// The server's routes.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -30,6 +31,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/webhooks/whatsapp", get(webhooks::verify).post(webhooks::receive))
         .fallback(rpc::not_found)
         .with_state(state)
 }

@@ -29,6 +29,15 @@ impl Default for ApiConfig {
     }
 }
 
+/// What the provider webhook endpoint trusts.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookConfig {
+    /// The token Meta echoes in the GET handshake.
+    pub verify_token: Option<String>,
+    /// App secrets besides the numbers' own (the built-in simulator's).
+    pub app_secrets: Vec<String>,
+}
+
 pub struct AppState {
     pub store: Arc<dyn Store>,
     /// MessageId / GroupMessageId generator.
@@ -43,4 +52,5 @@ pub struct AppState {
     pub limiter: Arc<dyn RateLimiter>,
     pub metrics: Option<PrometheusHandle>,
     pub config: ApiConfig,
+    pub webhooks: WebhookConfig,
 }

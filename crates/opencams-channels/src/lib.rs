@@ -3,6 +3,7 @@
 //! (`simulator`). Channels never touch the database; errors say whether a retry can help.
 
 pub mod channel;
+pub mod ids;
 pub mod whatsapp_cloud;
 
 pub use channel::{Channel, NumberConfig, SendError, Sent};

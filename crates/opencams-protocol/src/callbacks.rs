@@ -67,3 +67,37 @@ impl StatusRecord {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
+
+/// ChatAppInbound (§4.3): a message from an end user. `message` is the text for TEXT, else the
+/// JSON text of the content.
+#[allow(clippy::too_many_arguments)]
+pub fn inbound(
+    message_id: &str,
+    space_id: &str,
+    waba_id: &str,
+    from: &str,
+    to: &str,
+    timestamp_ms: i64,
+    display_name: &str,
+    kind: &str,
+    message: &str,
+    context: Option<Value>,
+) -> Value {
+    let mut v = json!({
+        "MessageId": message_id,
+        "CustSpaceId": space_id,
+        "WabaId": waba_id,
+        "From": from,
+        "To": to,
+        "Timestamp": timestamp_ms,
+        "DisplayName": display_name,
+        "Name": display_name,
+        "Type": kind,
+        "Message": message,
+        "NoticeType": "inbound",
+    });
+    if let Some(c) = context {
+        v["Context"] = c;
+    }
+    v
+}

@@ -299,6 +299,9 @@ pub type EventBuilder =
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusUpdate {
     pub provider_id: String,
+    /// Our MessageId when the provider echoes it (`biz_opaque_callback_data`): a status can
+    /// arrive before the send's settlement recorded the provider id.
+    pub message_id: Option<String>,
     /// `sent`, `delivered`, `read`, `failed`.
     pub status: String,
     pub at: i64,

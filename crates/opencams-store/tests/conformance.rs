@@ -408,6 +408,7 @@ async fn statuses_apply_monotonically_and_inbound_once() {
     .unwrap();
     let up = |st: &str, at| StatusUpdate {
         provider_id: "wamid.m1".into(),
+        message_id: None,
         status: st.into(),
         at,
         error_code: None,

@@ -3,6 +3,7 @@
 
 mod cmd;
 mod config;
+mod embedded_sim;
 
 use clap::{Parser, Subcommand};
 

@@ -10,7 +10,7 @@ use opencams_api::cache::TtlCache;
 use opencams_api::limits::LocalRateLimiter;
 use opencams_api::nonce::{self, NonceCache};
 use opencams_api::principal::PrincipalCache;
-use opencams_api::{ApiConfig, AppState};
+use opencams_api::{ApiConfig, AppState, WebhookConfig};
 use opencams_domain::{Clock, IdGenerator, SystemClock};
 use opencams_store::{NewKey, NewNumber, Store};
 use tokio_util::sync::CancellationToken;
@@ -32,6 +32,20 @@ pub struct ServeArgs {
     /// How long the built-in simulator takes to review a template, in ms [default: 2000]
     #[arg(long, env = "OPENCAMS_TEMPLATE_REVIEW_DELAY_MS")]
     template_review_delay_ms: Option<u64>,
+    /// Accept and queue messages but do not send them (maintenance, backlog tests)
+    #[arg(long, env = "OPENCAMS_DISPATCH_PAUSED")]
+    dispatch_paused: bool,
+    /// Sends in flight at once
+    #[arg(long, env = "OPENCAMS_DISPATCH_CONCURRENCY", default_value_t = 256)]
+    dispatch_concurrency: usize,
+    /// First retry delay in ms (doubles per attempt, with jitter)
+    #[arg(long, env = "OPENCAMS_RETRY_BASE_MS", default_value_t = 1000)]
+    retry_base_ms: i64,
+    /// The token Meta must echo in the webhook verification handshake
+    #[arg(long, env = "OPENCAMS_WEBHOOK_VERIFY_TOKEN", hide_env_values = true)]
+    webhook_verify_token: Option<String>,
+    #[command(flatten)]
+    sim: crate::embedded_sim::SimArgs,
 }
 
 pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<()> {
@@ -58,6 +72,8 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         .or(file.template_review_delay_ms)
         .unwrap_or(2000);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let sim_token = crate::embedded_sim::load_or_create_token(&storage.data_dir)?;
+    let sim_secret = format!("sim-{}", opencams_protocol::envelope::nonce());
     let (nonces, nonce_rx) = NonceCache::load(store.as_ref(), clock.now_ms()).await;
     let nonce_task = tokio::spawn(nonce::persist_loop(store.clone(), nonce_rx));
     let state = Arc::new(AppState {
@@ -74,24 +90,56 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
             debug_signatures: args.debug_signatures || file.debug_signatures.unwrap_or(false),
             template_review_delay_ms: review_delay_ms as i64,
         },
+        webhooks: WebhookConfig { verify_token: args.webhook_verify_token.clone(), app_secrets: vec![sim_secret.clone()] },
     });
 
-    let shutdown = CancellationToken::new();
-    tokio::spawn(wait_for_signal(shutdown.clone()));
+    let stop = CancellationToken::new();
+    tokio::spawn(wait_for_signal(stop.clone()));
+    let workers = CancellationToken::new();
     let reviews = tokio::spawn(opencams_dispatch::review::run(
         store.clone(),
         state.clock.clone(),
         std::time::Duration::from_millis(review_delay_ms.clamp(10, 250)),
-        shutdown.clone(),
+        workers.clone(),
     ));
+    let sim = crate::embedded_sim::start(&args.sim, store.clone(), state.clock.clone(), &sim_token, &sim_secret, local, workers.clone());
+    let dispatcher = crate::embedded_sim::dispatcher(
+        store.clone(),
+        state.clock.clone(),
+        &sim_token,
+        local,
+        opencams_dispatch::worker::DispatchConfig {
+            concurrency: args.dispatch_concurrency.max(1),
+            retry_base_ms: args.retry_base_ms.max(1),
+            ..Default::default()
+        },
+    )?;
+    let dispatch_stop = CancellationToken::new();
+    let dispatch = (!args.dispatch_paused).then(|| tokio::spawn(dispatcher.run(dispatch_stop.clone())));
+
+    // on a signal: stop claiming and let in-flight sends finish (they may talk to the simulator
+    // on this very server), then stop accepting HTTP and finish in-flight requests
+    let http_stop = CancellationToken::new();
+    {
+        let (stop, http_stop, dispatch_stop) = (stop.clone(), http_stop.clone(), dispatch_stop.clone());
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            dispatch_stop.cancel();
+            if let Some(d) = dispatch {
+                let _ = d.await;
+            }
+            http_stop.cancel();
+        });
+    }
     println!("opencams listening on http://{local}");
     tracing::info!(%local, data_dir = %storage.data_dir.display(), "opencams serving");
-    axum::serve(listener, opencams_api::router(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    let app = opencams_api::router(state).merge(crate::embedded_sim::routes(&sim, &sim_token));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(http_stop.cancelled_owned())
         .await
         .context("server failed")?;
     // the router (and with it the nonce sender) is gone: let the workers drain, then close
-    shutdown.cancel();
+    workers.cancel();
     let _ = reviews.await;
     let _ = nonce_task.await;
     store.close().await;

@@ -1,0 +1,249 @@
+//! The built-in Cloud API simulator as `opencams serve` runs it: mounted under
+//! `/simulator/graph` on the same server, fed by the store (opencams's `simulator` numbers and
+//! templates), posting its signed webhooks to this server's `/webhooks/whatsapp`. Sends go through
+//! the real `whatsapp-cloud` adapter, so the whole delivery path runs locally.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use opencams_channels::ids::{simulated_phone_number_id, simulated_waba_id};
+use opencams_channels::simulator::{NumberDirectory, SimNumber, SimTemplate, TemplateDirectory};
+use opencams_domain::template::{self, ButtonType, ComponentType};
+use opencams_store::Store;
+
+/// Where the simulator is mounted.
+pub const MOUNT: &str = "/simulator/graph";
+
+/// The simulator's access token, kept (0600) in the data directory so admin commands such as
+/// `opencams simulate inbound` can reach the running simulator.
+pub fn load_or_create_token(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("simulator.token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        if !t.trim().is_empty() {
+            return Ok(t.trim().to_string());
+        }
+    }
+    let token = format!("SIM{}", opencams_protocol::envelope::nonce());
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    use std::io::Write;
+    opts.open(&path)?.write_all(token.as_bytes())?;
+    Ok(token)
+}
+
+/// opencams's `simulator` numbers, as the simulator sees them.
+pub struct StoreNumbers {
+    pub store: Arc<dyn Store>,
+    pub token: String,
+}
+
+#[async_trait]
+impl NumberDirectory for StoreNumbers {
+    async fn lookup(&self, phone_number_id: &str) -> Option<SimNumber> {
+        let phone = phone_number_id.strip_prefix('1')?;
+        let n = self.store.number(phone).await.ok()??;
+        (n.channel == "simulator").then(|| SimNumber {
+            phone_number_id: phone_number_id.to_string(),
+            display_phone_number: n.phone.clone(),
+            waba_id: simulated_waba_id(&n.space_id),
+            access_token: self.token.clone(),
+            throughput_mps: n.throughput_mps,
+        })
+    }
+
+    async fn waba_numbers(&self, waba_id: &str) -> Vec<SimNumber> {
+        let filter = opencams_store::NumberFilter { space_id: Some(waba_id.to_string()), ..Default::default() };
+        let list = self.store.list_numbers(filter).await.unwrap_or_default();
+        list.into_iter()
+            .filter(|n| n.channel == "simulator")
+            .map(|n| SimNumber {
+                phone_number_id: simulated_phone_number_id(&n.phone),
+                display_phone_number: n.phone.clone(),
+                waba_id: waba_id.to_string(),
+                access_token: self.token.clone(),
+                throughput_mps: n.throughput_mps,
+            })
+            .collect()
+    }
+}
+
+/// opencams's templates, as the simulator checks template sends against them.
+pub struct StoreTemplates {
+    pub store: Arc<dyn Store>,
+}
+
+#[async_trait]
+impl TemplateDirectory for StoreTemplates {
+    async fn lookup(&self, waba_id: &str, name: &str, language: &str) -> Option<SimTemplate> {
+        let rows = self.store.templates_by_name(waba_id, name).await.ok()?;
+        let row = rows.into_iter().find(|r| r.language == language)?;
+        let components = template::parse_components(&row.components).ok()?;
+        let vars = template::variables(&components);
+        let header = components.iter().find(|c| c.kind == ComponentType::Header);
+        let body_text = components.iter().find(|c| c.kind == ComponentType::Body).and_then(|c| c.text.clone());
+        let mut button_params = Vec::new();
+        let buttons = components.iter().filter(|c| c.kind == ComponentType::Buttons).flat_map(|c| &c.buttons);
+        for (i, b) in buttons.enumerate() {
+            let sub = match b.kind {
+                ButtonType::Url if b.url.as_deref().is_some_and(|u| u.contains("{{")) => "url",
+                ButtonType::OneTap => "url",
+                ButtonType::CopyCode if row.category == "AUTHENTICATION" => "url",
+                ButtonType::CopyCode => "copy_code",
+                ButtonType::Mpm => "mpm",
+                ButtonType::Catalog => "catalog",
+                _ => continue,
+            };
+            button_params.push((i, sub.to_string()));
+        }
+        let mut body_params = vars.body.clone();
+        if row.category == "AUTHENTICATION" {
+            body_params = vec!["1".into()];
+        }
+        let status = match row.audit_status.as_str() {
+            "pass" => "APPROVED",
+            "fail" => "REJECTED",
+            "paused" => "PAUSED",
+            "disabled" => "DISABLED",
+            _ => "PENDING",
+        };
+        Some(SimTemplate {
+            name: row.name,
+            language: row.language,
+            status: status.into(),
+            category: row.category,
+            body_params,
+            header_param: vars.header.clone(),
+            header_format: header.and_then(|h| h.format).map(|f| f.as_str().to_string()).or(header.map(|_| "TEXT".into())),
+            button_params,
+            body_text,
+        })
+    }
+}
+
+/// Knobs of the built-in simulator.
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    /// Simulator: delay before the `sent` status, ms
+    #[arg(long, env = "OPENCAMS_SIM_SENT_DELAY_MS", default_value_t = 100)]
+    pub sim_sent_delay_ms: u64,
+    /// Simulator: delay before `delivered`, ms
+    #[arg(long, env = "OPENCAMS_SIM_DELIVERED_DELAY_MS", default_value_t = 1000)]
+    pub sim_delivered_delay_ms: u64,
+    /// Simulator: delay before `read`, ms
+    #[arg(long, env = "OPENCAMS_SIM_READ_DELAY_MS", default_value_t = 3000)]
+    pub sim_read_delay_ms: u64,
+    /// Simulator: random extra delay, ms
+    #[arg(long, env = "OPENCAMS_SIM_JITTER_MS", default_value_t = 200)]
+    pub sim_jitter_ms: u64,
+    /// Simulator: sometimes deliver `read` before `delivered`
+    #[arg(long, env = "OPENCAMS_SIM_OUT_OF_ORDER")]
+    pub sim_out_of_order: bool,
+}
+
+/// Builds and starts the embedded simulator.
+pub fn start(
+    args: &SimArgs,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn opencams_domain::Clock>,
+    token: &str,
+    app_secret: &str,
+    local: std::net::SocketAddr,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Arc<opencams_channels::simulator::Simulator> {
+    let cfg = opencams_channels::simulator::SimConfig {
+        app_secret: app_secret.to_string(),
+        webhook_url: Some(format!("http://{local}/webhooks/whatsapp")),
+        sent_delay_ms: args.sim_sent_delay_ms,
+        delivered_delay_ms: args.sim_delivered_delay_ms,
+        read_delay_ms: args.sim_read_delay_ms,
+        jitter_ms: args.sim_jitter_ms,
+        out_of_order: args.sim_out_of_order,
+        public_base_url: Some(format!("http://{local}{MOUNT}")),
+        ..Default::default()
+    };
+    let numbers = Arc::new(StoreNumbers { store: store.clone(), token: token.to_string() });
+    let sim = opencams_channels::simulator::Simulator::new(cfg, numbers, clock);
+    sim.set_template_directory(Arc::new(StoreTemplates { store }));
+    let _ = sim.start(shutdown);
+    sim
+}
+
+/// The dispatcher, with the `whatsapp-cloud` adapter for both real Cloud numbers and the
+/// simulator's.
+pub fn dispatcher(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn opencams_domain::Clock>,
+    token: &str,
+    local: std::net::SocketAddr,
+    config: opencams_dispatch::worker::DispatchConfig,
+) -> anyhow::Result<Arc<opencams_dispatch::worker::Dispatcher>> {
+    use opencams_channels::whatsapp_cloud::{DEFAULT_API_BASE, DEFAULT_API_VERSION, WhatsAppCloud};
+    let cloud: Arc<dyn opencams_channels::Channel> = Arc::new(WhatsAppCloud::new(std::time::Duration::from_secs(15))?);
+    let sim_base = format!("http://{local}{MOUNT}");
+    let token = token.to_string();
+    let router = opencams_dispatch::worker::ChannelMap {
+        channels: [("whatsapp-cloud".to_string(), cloud)].into_iter().collect(),
+        configure: Box::new(move |n| match &n.cloud {
+            Some(c) => Some(opencams_channels::NumberConfig {
+                phone_number_id: c.phone_number_id.clone(),
+                access_token: c.access_token.as_ref()?.expose().to_string(),
+                api_base: c.api_base.clone().unwrap_or_else(|| DEFAULT_API_BASE.into()),
+                api_version: c.api_version.clone().unwrap_or_else(|| DEFAULT_API_VERSION.into()),
+            }),
+            None => Some(opencams_channels::NumberConfig {
+                phone_number_id: simulated_phone_number_id(&n.phone),
+                access_token: token.clone(),
+                api_base: sim_base.clone(),
+                api_version: DEFAULT_API_VERSION.into(),
+            }),
+        }),
+    };
+    let owner = format!("{}-{}", std::process::id(), opencams_protocol::envelope::nonce());
+    Ok(opencams_dispatch::worker::Dispatcher::new(store, clock, Arc::new(router), config, owner))
+}
+
+#[derive(Clone)]
+struct Admin {
+    sim: Arc<opencams_channels::simulator::Simulator>,
+    token: String,
+}
+
+/// The simulator's Graph routes and the admin route `opencams simulate` uses.
+pub fn routes(sim: &Arc<opencams_channels::simulator::Simulator>, token: &str) -> axum::Router {
+    use axum::routing::post;
+    let admin = Admin { sim: sim.clone(), token: token.to_string() };
+    axum::Router::new()
+        .nest(MOUNT, sim.router())
+        .route("/simulator/inbound", post(inbound))
+        .with_state(admin)
+}
+
+/// `POST /simulator/inbound` `{"from", "to", "name", "message"}` with the simulator's token.
+async fn inbound(
+    axum::extract::State(admin): axum::extract::State<Admin>,
+    headers: axum::http::HeaderMap,
+    axum::Json(req): axum::Json<serde_json::Value>,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use subtle::ConstantTimeEq;
+    let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    if !bool::from(given.as_bytes().ct_eq(admin.token.as_bytes())) {
+        return (StatusCode::UNAUTHORIZED, "bad simulator token").into_response();
+    }
+    let (Some(from), Some(to)) = (req["from"].as_str(), req["to"].as_str()) else {
+        return (StatusCode::BAD_REQUEST, "from and to are required").into_response();
+    };
+    let message = req.get("message").cloned().unwrap_or_else(|| serde_json::json!({"type": "text", "text": {"body": "hello"}}));
+    let name = req["name"].as_str().unwrap_or("Simulated User");
+    match admin.sim.inject_inbound(&simulated_phone_number_id(to), from, name, message).await {
+        Ok(wamid) => axum::Json(serde_json::json!({"MessageId": wamid})).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    }
+}
