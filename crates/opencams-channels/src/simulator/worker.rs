@@ -1,0 +1,194 @@
+//! The background task: turns due events into webhooks (batched per phone number), finishes
+//! template reviews, runs the auto-reply scenario, and delivers webhooks with retries. Due
+//! times are clock times, so a `ManualClock` drives it too (the loop polls every 25 ms).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::Simulator;
+use super::config::SimNumber;
+use super::faults::take_signature_fault;
+use super::ids::stable_hash;
+use super::send::WINDOW_MS;
+use super::state::{Delivery, Event, State, StatusEvent, WebhookAttempt};
+use super::webhooks::{backoff_ms, messages_envelope, post, sign, status_object};
+use std::cmp::Reverse;
+
+const POLL_MS: i64 = 25;
+const MAX_IN_FLIGHT: usize = 32;
+
+impl Simulator {
+    /// Runs until `shutdown` is cancelled.
+    pub fn start(
+        self: &Arc<Self>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> JoinHandle<()> {
+        let sim = Arc::clone(self);
+        tokio::spawn(async move { sim.run(shutdown).await })
+    }
+
+    async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+        loop {
+            self.tick(&permits);
+            let now = self.clock.now_ms();
+            let wait = self
+                .lock()
+                .next_due()
+                .map_or(POLL_MS, |due| (due - now).clamp(1, POLL_MS));
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())) => {}
+                () = self.wake.notified() => {}
+            }
+        }
+    }
+
+    fn tick(self: &Arc<Self>, permits: &Arc<Semaphore>) {
+        let now = self.clock.now_ms();
+        let events = self.lock().due_events(now);
+        let mut statuses: BTreeMap<String, Vec<(i64, StatusEvent)>> = BTreeMap::new();
+        for s in events {
+            match s.event {
+                Event::Status(ev) => statuses
+                    .entry(ev.number.phone_number_id.clone())
+                    .or_default()
+                    .push((s.due_ms, ev)),
+                Event::Review { template_id } => self.finish_review(template_id),
+                Event::AutoReply { number, from } => {
+                    let msg = json!({ "type": "text", "text": { "body": "auto-reply" } });
+                    if let Err(e) = self.inbound_for(&number, &from, "Simulated User", msg) {
+                        tracing::warn!(error = %e, "simulator auto-reply failed");
+                    }
+                }
+            }
+        }
+        if !statuses.is_empty() {
+            let mut st = self.lock();
+            for batch in statuses.into_values() {
+                let body = status_batch(&mut st, &batch);
+                st.enqueue_webhook(body, now);
+            }
+        }
+        let due = self.lock().due_deliveries(now);
+        let Some(url) = self.cfg.webhook_url.clone() else {
+            return;
+        };
+        for d in due {
+            let sim = Arc::clone(self);
+            let permits = Arc::clone(permits);
+            let url = url.clone();
+            tokio::spawn(async move {
+                let Ok(_permit) = permits.acquire_owned().await else {
+                    return;
+                };
+                sim.deliver(&url, d).await;
+            });
+        }
+    }
+
+    async fn deliver(&self, url: &str, d: Delivery) {
+        let bad = take_signature_fault(&mut self.lock().faults);
+        let key = if bad {
+            format!("wrong-{}", self.cfg.app_secret)
+        } else {
+            self.cfg.app_secret.clone()
+        };
+        let signature = sign(&key, d.body.as_bytes());
+        let at_ms = self.clock.now_ms();
+        let outcome = post(
+            &self.http,
+            url,
+            &d.body,
+            &signature,
+            self.cfg.webhook_timeout_ms,
+        )
+        .await;
+        let delivered = outcome.ok();
+        let now = self.clock.now_ms();
+        let mut st = self.lock();
+        st.attempts.push(WebhookAttempt {
+            delivery_id: d.id,
+            attempt: d.attempt,
+            at_ms,
+            url: url.to_string(),
+            body: d.body.clone(),
+            signature,
+            http_status: outcome.http_status,
+            error: outcome.error,
+            delivered,
+        });
+        let retry_for = i64::try_from(self.cfg.webhook_retry_for_ms).unwrap_or(i64::MAX);
+        if !delivered && now - d.first_ms < retry_for {
+            let attempt = d.attempt + 1;
+            st.deliveries.push(Reverse(Delivery {
+                due_ms: now + backoff_ms(attempt),
+                attempt,
+                ..d
+            }));
+            drop(st);
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// One POST with every status due for one phone number.
+fn status_batch(st: &mut State, batch: &[(i64, StatusEvent)]) -> Value {
+    let mut number: Option<SimNumber> = None;
+    let mut list = Vec::new();
+    for (due, ev) in batch {
+        let conv = if ev.error.is_none() {
+            Some(conversation(st, ev, *due))
+        } else {
+            None
+        };
+        list.push(status_object(
+            ev,
+            *due,
+            conv.as_ref().map(|(id, exp)| (id.as_str(), *exp)),
+        ));
+        number.get_or_insert_with(|| ev.number.clone());
+    }
+    let number = number.unwrap_or_else(|| SimNumber {
+        phone_number_id: String::new(),
+        display_phone_number: String::new(),
+        waba_id: String::new(),
+        access_token: String::new(),
+        throughput_mps: 0,
+    });
+    messages_envelope(&number, json!({ "statuses": list }))
+}
+
+/// The open conversation of (number, recipient, category), opened on first use for 24 h.
+fn conversation(st: &mut State, ev: &StatusEvent, at_ms: i64) -> (String, i64) {
+    let category = ev.category.clone().unwrap_or_else(|| "service".into());
+    let key = (
+        ev.number.phone_number_id.clone(),
+        ev.recipient.clone(),
+        category.clone(),
+    );
+    if let Some((id, exp)) = st.conversations.get(&key)
+        && *exp > at_ms
+    {
+        return (id.clone(), *exp);
+    }
+    let id = format!(
+        "{:032x}",
+        u128::from(stable_hash(&[
+            &key.0,
+            &key.1,
+            &category,
+            &at_ms.to_string()
+        ])) << 64
+            | u128::from(stable_hash(&[&ev.wamid]))
+    );
+    let entry = (id, at_ms + WINDOW_MS);
+    st.conversations.insert(key, entry.clone());
+    entry
+}
