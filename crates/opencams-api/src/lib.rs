@@ -31,7 +31,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .route("/webhooks/whatsapp", get(webhooks::verify).post(webhooks::receive))
+        .route(
+            "/webhooks/whatsapp",
+            get(webhooks::verify).post(webhooks::receive),
+        )
         .fallback(rpc::not_found)
         .with_state(state)
 }

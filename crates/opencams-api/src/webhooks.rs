@@ -24,7 +24,10 @@ use crate::state::AppState;
 pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
 
 /// `GET /webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`
-pub async fn verify(State(state): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn verify(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let token = state.webhooks.verify_token.as_deref().unwrap_or("");
     let given = q.get("hub.verify_token").map(String::as_str).unwrap_or("");
     let ok = q.get("hub.mode").map(String::as_str) == Some("subscribe")
@@ -37,16 +40,26 @@ pub async fn verify(State(state): State<Arc<AppState>>, Query(q): Query<HashMap<
 }
 
 fn signature_ok(secret: &str, body: &[u8], header: &str) -> bool {
-    let Some(hex_sig) = header.strip_prefix("sha256=") else { return false };
-    let Ok(given) = hex::decode(hex_sig.trim()) else { return false };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return false };
+    let Some(hex_sig) = header.strip_prefix("sha256=") else {
+        return false;
+    };
+    let Ok(given) = hex::decode(hex_sig.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
     mac.update(body);
     bool::from(mac.finalize().into_bytes().as_slice().ct_eq(&given))
 }
 
 /// Every number, keyed by its Graph phone-number id.
 async fn numbers_by_graph_id(state: &AppState) -> HashMap<String, Number> {
-    let list = state.store.list_numbers(NumberFilter::default()).await.unwrap_or_default();
+    let list = state
+        .store
+        .list_numbers(NumberFilter::default())
+        .await
+        .unwrap_or_default();
     list.into_iter()
         .map(|n| {
             let id = match &n.cloud {
@@ -59,15 +72,26 @@ async fn numbers_by_graph_id(state: &AppState) -> HashMap<String, Number> {
 }
 
 /// `POST /webhooks/whatsapp`
-pub async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn receive(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let Ok(raw) = to_bytes(body, MAX_WEBHOOK_BODY).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "webhook body too large").into_response();
     };
-    let Some(sig) = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok()) else {
+    let Some(sig) = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok())
+    else {
         return (StatusCode::UNAUTHORIZED, "missing X-Hub-Signature-256").into_response();
     };
     let numbers = numbers_by_graph_id(&state).await;
-    let mut secrets: Vec<String> = numbers.values().filter_map(|n| n.cloud.as_ref()?.app_secret.as_ref()).map(|s| s.expose().to_string()).collect();
+    let mut secrets: Vec<String> = numbers
+        .values()
+        .filter_map(|n| n.cloud.as_ref()?.app_secret.as_ref())
+        .map(|s| s.expose().to_string())
+        .collect();
     secrets.extend(state.webhooks.app_secrets.iter().cloned());
     if !secrets.iter().any(|s| signature_ok(s, &raw, sig)) {
         return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
@@ -81,7 +105,9 @@ pub async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, bod
             let value = &change["value"];
             let result = match change["field"].as_str().unwrap_or("") {
                 "messages" => messages(&state, &numbers, value).await,
-                "message_template_status_update" => template_status(&state, &numbers, waba, value).await,
+                "message_template_status_update" => {
+                    template_status(&state, &numbers, waba, value).await
+                }
                 other => {
                     tracing::debug!(field = other, "webhook field ignored");
                     Ok(())
@@ -98,15 +124,25 @@ pub async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, bod
 }
 
 fn secs_to_ms(v: &Value) -> Option<i64> {
-    let s = v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string()))?;
+    let s = v
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| v.as_i64().map(|n| n.to_string()))?;
     let n: i64 = s.parse().ok()?;
     Some(if n > 100_000_000_000 { n } else { n * 1000 })
 }
 
-async fn messages(state: &AppState, numbers: &HashMap<String, Number>, value: &Value) -> Result<(), opencams_store::StoreError> {
+async fn messages(
+    state: &AppState,
+    numbers: &HashMap<String, Number>,
+    value: &Value,
+) -> Result<(), opencams_store::StoreError> {
     let pid = value["metadata"]["phone_number_id"].as_str().unwrap_or("");
     let Some(number) = numbers.get(pid) else {
-        tracing::warn!(phone_number_id = pid, "webhook for an unknown phone number id");
+        tracing::warn!(
+            phone_number_id = pid,
+            "webhook for an unknown phone number id"
+        );
         return Ok(());
     };
     for s in value["statuses"].as_array().into_iter().flatten() {
@@ -123,7 +159,10 @@ async fn messages(state: &AppState, numbers: &HashMap<String, Number>, value: &V
             format!("{title}({details})")
         });
         let conversation = (
-            s["pricing"]["category"].as_str().or(s["conversation"]["origin"]["type"].as_str()).map(String::from),
+            s["pricing"]["category"]
+                .as_str()
+                .or(s["conversation"]["origin"]["type"].as_str())
+                .map(String::from),
             s["conversation"]["id"].as_str().map(String::from),
         );
         let update = StatusUpdate {
@@ -153,18 +192,45 @@ async fn messages(state: &AppState, numbers: &HashMap<String, Number>, value: &V
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|c| Some((c["wa_id"].as_str()?, c["profile"]["name"].as_str().unwrap_or(""))))
+        .filter_map(|c| {
+            Some((
+                c["wa_id"].as_str()?,
+                c["profile"]["name"].as_str().unwrap_or(""),
+            ))
+        })
         .collect();
     for m in value["messages"].as_array().into_iter().flatten() {
-        let Some(wamid) = m["id"].as_str() else { continue };
-        let Some(user) = m["from"].as_str() else { continue };
+        let Some(wamid) = m["id"].as_str() else {
+            continue;
+        };
+        let Some(user) = m["from"].as_str() else {
+            continue;
+        };
         let user = user.trim_start_matches('+');
         let at = secs_to_ms(&m["timestamp"]).unwrap_or_else(|| state.clock.now_ms());
         let kind = m["type"].as_str().unwrap_or("unknown");
         let (cams_type, text) = inbound_content(m, kind);
-        let context = m.get("context").filter(|c| c.is_object()).map(|c| json!({"from": c["from"], "id": c["id"]}));
-        let waba = number.cloud.as_ref().map(|c| c.waba_id.clone()).unwrap_or_else(|| simulated_waba_id(&number.space_id));
-        let record = callbacks::inbound(wamid, &number.space_id, &waba, user, &number.phone, at, names.get(user).copied().unwrap_or(""), cams_type, &text, context);
+        let context = m
+            .get("context")
+            .filter(|c| c.is_object())
+            .map(|c| json!({"from": c["from"], "id": c["id"]}));
+        let waba = number
+            .cloud
+            .as_ref()
+            .map(|c| c.waba_id.clone())
+            .unwrap_or_else(|| simulated_waba_id(&number.space_id));
+        let record = callbacks::inbound(
+            wamid,
+            &number.space_id,
+            &waba,
+            user,
+            &number.phone,
+            at,
+            names.get(user).copied().unwrap_or(""),
+            cams_type,
+            &text,
+            context,
+        );
         let row = MessageRow {
             id: state.ids.next(at),
             account_id: number.account_id,
@@ -182,7 +248,12 @@ async fn messages(state: &AppState, numbers: &HashMap<String, Number>, value: &V
             updated_at: at,
             ..Default::default()
         };
-        let event = NewEvent { account_id: number.account_id, kind: "inbound".into(), message_id: Some(row.id.clone()), payload: record.to_string() };
+        let event = NewEvent {
+            account_id: number.account_id,
+            kind: "inbound".into(),
+            message_id: Some(row.id.clone()),
+            payload: record.to_string(),
+        };
         state.store.record_inbound(row, Some(event)).await?;
     }
     for e in value["errors"].as_array().into_iter().flatten() {
@@ -216,7 +287,12 @@ fn inbound_content(m: &Value, kind: &str) -> (&'static str, String) {
     }
 }
 
-async fn template_status(state: &AppState, numbers: &HashMap<String, Number>, waba: &str, v: &Value) -> Result<(), opencams_store::StoreError> {
+async fn template_status(
+    state: &AppState,
+    numbers: &HashMap<String, Number>,
+    waba: &str,
+    v: &Value,
+) -> Result<(), opencams_store::StoreError> {
     let status = match v["event"].as_str().unwrap_or("") {
         "APPROVED" | "REINSTATED" | "UNPAUSED" => "pass",
         "REJECTED" => "fail",
@@ -233,7 +309,13 @@ async fn template_status(state: &AppState, numbers: &HashMap<String, Number>, wa
     let reason = v["reason"].as_str().filter(|r| *r != "NONE").unwrap_or("");
     let spaces: std::collections::BTreeSet<&str> = numbers
         .values()
-        .filter(|n| n.cloud.as_ref().map(|c| c.waba_id.as_str()).unwrap_or(&simulated_waba_id(&n.space_id)) == waba)
+        .filter(|n| {
+            n.cloud
+                .as_ref()
+                .map(|c| c.waba_id.as_str())
+                .unwrap_or(&simulated_waba_id(&n.space_id))
+                == waba
+        })
         .map(|n| n.space_id.as_str())
         .collect();
     for space in spaces {
@@ -242,8 +324,16 @@ async fn template_status(state: &AppState, numbers: &HashMap<String, Number>, wa
                 continue;
             }
             let audit = callbacks::audit(waba, &row.code, &row.name, &row.language, status, reason);
-            let event = NewEvent { account_id: row.account_id, kind: "audit".into(), message_id: None, payload: audit.to_string() };
-            state.store.set_template_status(row.id, status, reason, Some(event), state.clock.now_ms()).await?;
+            let event = NewEvent {
+                account_id: row.account_id,
+                kind: "audit".into(),
+                message_id: None,
+                payload: audit.to_string(),
+            };
+            state
+                .store
+                .set_template_status(row.id, status, reason, Some(event), state.clock.now_ms())
+                .await?;
             state.templates.clear();
         }
     }

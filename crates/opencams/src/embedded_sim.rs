@@ -58,7 +58,10 @@ impl NumberDirectory for StoreNumbers {
     }
 
     async fn waba_numbers(&self, waba_id: &str) -> Vec<SimNumber> {
-        let filter = opencams_store::NumberFilter { space_id: Some(waba_id.to_string()), ..Default::default() };
+        let filter = opencams_store::NumberFilter {
+            space_id: Some(waba_id.to_string()),
+            ..Default::default()
+        };
         let list = self.store.list_numbers(filter).await.unwrap_or_default();
         list.into_iter()
             .filter(|n| n.channel == "simulator")
@@ -86,9 +89,15 @@ impl TemplateDirectory for StoreTemplates {
         let components = template::parse_components(&row.components).ok()?;
         let vars = template::variables(&components);
         let header = components.iter().find(|c| c.kind == ComponentType::Header);
-        let body_text = components.iter().find(|c| c.kind == ComponentType::Body).and_then(|c| c.text.clone());
+        let body_text = components
+            .iter()
+            .find(|c| c.kind == ComponentType::Body)
+            .and_then(|c| c.text.clone());
         let mut button_params = Vec::new();
-        let buttons = components.iter().filter(|c| c.kind == ComponentType::Buttons).flat_map(|c| &c.buttons);
+        let buttons = components
+            .iter()
+            .filter(|c| c.kind == ComponentType::Buttons)
+            .flat_map(|c| &c.buttons);
         for (i, b) in buttons.enumerate() {
             let sub = match b.kind {
                 ButtonType::Url if b.url.as_deref().is_some_and(|u| u.contains("{{")) => "url",
@@ -119,7 +128,10 @@ impl TemplateDirectory for StoreTemplates {
             category: row.category,
             body_params,
             header_param: vars.header.clone(),
-            header_format: header.and_then(|h| h.format).map(|f| f.as_str().to_string()).or(header.map(|_| "TEXT".into())),
+            header_format: header
+                .and_then(|h| h.format)
+                .map(|f| f.as_str().to_string())
+                .or(header.map(|_| "TEXT".into())),
             button_params,
             body_text,
         })
@@ -167,7 +179,10 @@ pub fn start(
         public_base_url: Some(format!("http://{local}{MOUNT}")),
         ..Default::default()
     };
-    let numbers = Arc::new(StoreNumbers { store: store.clone(), token: token.to_string() });
+    let numbers = Arc::new(StoreNumbers {
+        store: store.clone(),
+        token: token.to_string(),
+    });
     let sim = opencams_channels::simulator::Simulator::new(cfg, numbers, clock);
     sim.set_template_directory(Arc::new(StoreTemplates { store }));
     let _ = sim.start(shutdown);
@@ -184,17 +199,26 @@ pub fn dispatcher(
     config: opencams_dispatch::worker::DispatchConfig,
 ) -> anyhow::Result<Arc<opencams_dispatch::worker::Dispatcher>> {
     use opencams_channels::whatsapp_cloud::{DEFAULT_API_BASE, DEFAULT_API_VERSION, WhatsAppCloud};
-    let cloud: Arc<dyn opencams_channels::Channel> = Arc::new(WhatsAppCloud::new(std::time::Duration::from_secs(15))?);
+    let cloud: Arc<dyn opencams_channels::Channel> =
+        Arc::new(WhatsAppCloud::new(std::time::Duration::from_secs(15))?);
     let sim_base = format!("http://{local}{MOUNT}");
     let token = token.to_string();
     let router = opencams_dispatch::worker::ChannelMap {
-        channels: [("whatsapp-cloud".to_string(), cloud)].into_iter().collect(),
+        channels: [("whatsapp-cloud".to_string(), cloud)]
+            .into_iter()
+            .collect(),
         configure: Box::new(move |n| match &n.cloud {
             Some(c) => Some(opencams_channels::NumberConfig {
                 phone_number_id: c.phone_number_id.clone(),
                 access_token: c.access_token.as_ref()?.expose().to_string(),
-                api_base: c.api_base.clone().unwrap_or_else(|| DEFAULT_API_BASE.into()),
-                api_version: c.api_version.clone().unwrap_or_else(|| DEFAULT_API_VERSION.into()),
+                api_base: c
+                    .api_base
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_API_BASE.into()),
+                api_version: c
+                    .api_version
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_API_VERSION.into()),
             }),
             None => Some(opencams_channels::NumberConfig {
                 phone_number_id: simulated_phone_number_id(&n.phone),
@@ -204,8 +228,18 @@ pub fn dispatcher(
             }),
         }),
     };
-    let owner = format!("{}-{}", std::process::id(), opencams_protocol::envelope::nonce());
-    Ok(opencams_dispatch::worker::Dispatcher::new(store, clock, Arc::new(router), config, owner))
+    let owner = format!(
+        "{}-{}",
+        std::process::id(),
+        opencams_protocol::envelope::nonce()
+    );
+    Ok(opencams_dispatch::worker::Dispatcher::new(
+        store,
+        clock,
+        Arc::new(router),
+        config,
+        owner,
+    ))
 }
 
 #[derive(Clone)]
@@ -217,11 +251,14 @@ struct Admin {
 /// The simulator's Graph routes and the admin route `opencams simulate` uses.
 pub fn routes(sim: &Arc<opencams_channels::simulator::Simulator>, token: &str) -> axum::Router {
     use axum::routing::post;
-    let admin = Admin { sim: sim.clone(), token: token.to_string() };
+    let admin = Admin {
+        sim: sim.clone(),
+        token: token.to_string(),
+    };
     axum::Router::new()
-        .nest(MOUNT, sim.router())
         .route("/simulator/inbound", post(inbound))
         .with_state(admin)
+        .nest(MOUNT, sim.router())
 }
 
 /// `POST /simulator/inbound` `{"from", "to", "name", "message"}` with the simulator's token.
@@ -233,16 +270,27 @@ async fn inbound(
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
     use subtle::ConstantTimeEq;
-    let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
     if !bool::from(given.as_bytes().ct_eq(admin.token.as_bytes())) {
         return (StatusCode::UNAUTHORIZED, "bad simulator token").into_response();
     }
     let (Some(from), Some(to)) = (req["from"].as_str(), req["to"].as_str()) else {
         return (StatusCode::BAD_REQUEST, "from and to are required").into_response();
     };
-    let message = req.get("message").cloned().unwrap_or_else(|| serde_json::json!({"type": "text", "text": {"body": "hello"}}));
+    let message = req
+        .get("message")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({"type": "text", "text": {"body": "hello"}}));
     let name = req["name"].as_str().unwrap_or("Simulated User");
-    match admin.sim.inject_inbound(&simulated_phone_number_id(to), from, name, message).await {
+    match admin
+        .sim
+        .inject_inbound(&simulated_phone_number_id(to), from, name, message)
+        .await
+    {
         Ok(wamid) => axum::Json(serde_json::json!({"MessageId": wamid})).into_response(),
         Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     }

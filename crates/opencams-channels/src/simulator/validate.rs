@@ -131,7 +131,13 @@ pub fn validate_send(body: &Value, strict: bool) -> Result<SendRequest, GraphErr
 
     let mut media = Vec::new();
     let mut template = None;
-    let content = req_obj(top, &kind, "")?;
+    // every type's payload is an object named after it, except contacts: an array of cards
+    let empty = Obj::new();
+    let content = if kind == "contacts" {
+        &empty
+    } else {
+        req_obj(top, &kind, "")?
+    };
     match kind.as_str() {
         "text" => {
             req_str_max(content, "body", 4096, "text")?;

@@ -90,7 +90,10 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
             debug_signatures: args.debug_signatures || file.debug_signatures.unwrap_or(false),
             template_review_delay_ms: review_delay_ms as i64,
         },
-        webhooks: WebhookConfig { verify_token: args.webhook_verify_token.clone(), app_secrets: vec![sim_secret.clone()] },
+        webhooks: WebhookConfig {
+            verify_token: args.webhook_verify_token.clone(),
+            app_secrets: vec![sim_secret.clone()],
+        },
     });
 
     let stop = CancellationToken::new();
@@ -102,7 +105,15 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         std::time::Duration::from_millis(review_delay_ms.clamp(10, 250)),
         workers.clone(),
     ));
-    let sim = crate::embedded_sim::start(&args.sim, store.clone(), state.clock.clone(), &sim_token, &sim_secret, local, workers.clone());
+    let sim = crate::embedded_sim::start(
+        &args.sim,
+        store.clone(),
+        state.clock.clone(),
+        &sim_token,
+        &sim_secret,
+        local,
+        workers.clone(),
+    );
     let dispatcher = crate::embedded_sim::dispatcher(
         store.clone(),
         state.clock.clone(),
@@ -115,13 +126,15 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         },
     )?;
     let dispatch_stop = CancellationToken::new();
-    let dispatch = (!args.dispatch_paused).then(|| tokio::spawn(dispatcher.run(dispatch_stop.clone())));
+    let dispatch =
+        (!args.dispatch_paused).then(|| tokio::spawn(dispatcher.run(dispatch_stop.clone())));
 
     // on a signal: stop claiming and let in-flight sends finish (they may talk to the simulator
     // on this very server), then stop accepting HTTP and finish in-flight requests
     let http_stop = CancellationToken::new();
     {
-        let (stop, http_stop, dispatch_stop) = (stop.clone(), http_stop.clone(), dispatch_stop.clone());
+        let (stop, http_stop, dispatch_stop) =
+            (stop.clone(), http_stop.clone(), dispatch_stop.clone());
         tokio::spawn(async move {
             stop.cancelled().await;
             dispatch_stop.cancel();

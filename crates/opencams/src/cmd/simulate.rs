@@ -1,18 +1,20 @@
-//! `opencams simulate inbound`: a simulated WhatsApp user writes to a sender number, which opens
-//! (or refreshes) the 24-hour customer-service window of that pair.
+//! `opencams simulate inbound`: make the running server's built-in simulator deliver a user's
+//! message through the same signed webhook path Meta uses. It opens (or refreshes) the 24-hour
+//! window of that (business number, user) pair.
 
-use anyhow::{Context, anyhow};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
 use clap::Subcommand;
 use opencams_domain::PhoneNumber;
-use opencams_store::MessageRow;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{admin_store, now_ms, print};
 use crate::config::StorageArgs;
 
 #[derive(Subcommand)]
 pub enum SimulateCmd {
-    /// A user sends a text message to a business number
+    /// A user sends a message to a business number
     Inbound {
         /// The user's number
         #[arg(long)]
@@ -20,8 +22,22 @@ pub enum SimulateCmd {
         /// The business (sender) number
         #[arg(long)]
         to: String,
-        #[arg(long, default_value = "hello")]
-        text: String,
+        /// The text (default "hello")
+        #[arg(long, conflicts_with = "message")]
+        text: Option<String>,
+        /// Any Cloud API inbound message object, e.g. '{"type":"location","location":{"latitude":1,"longitude":2}}'
+        #[arg(long)]
+        message: Option<String>,
+        /// The user's profile name
+        #[arg(long, default_value = "Simulated User")]
+        name: String,
+        /// The running server
+        #[arg(
+            long,
+            env = "OPENCAMS_ENDPOINT",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        endpoint: String,
         #[arg(long)]
         json: bool,
     },
@@ -32,41 +48,54 @@ pub async fn run(args: &StorageArgs, cmd: SimulateCmd) -> anyhow::Result<()> {
         from,
         to,
         text,
+        message,
+        name,
+        endpoint,
         json,
     } = cmd;
     let user = PhoneNumber::parse("--from", &from).map_err(|e| anyhow!(e.message))?;
     let business = PhoneNumber::parse_sender("--to", &to).map_err(|e| anyhow!(e.message))?;
+    let message: Value = match message {
+        Some(m) => serde_json::from_str(&m).context("--message must be a JSON object")?,
+        None => json!({"type": "text", "text": {"body": text.unwrap_or_else(|| "hello".into())}}),
+    };
+    let (storage, _) = args.resolve()?;
+    let token = std::fs::read_to_string(storage.data_dir.join("simulator.token")).context(
+        "no simulator token in the data directory: has `opencams serve` run with this --data-dir?",
+    )?;
     let store = admin_store(args).await?;
     let result = async {
-        let number = store.number(business.as_str()).await?.with_context(|| {
-            format!("{business} is not a registered sender number (see `opencams number list`)")
-        })?;
-        let now = now_ms();
-        let id = format!("wamid.sim{now:x}{}", user.as_str());
-        let row = MessageRow {
-            id: id.clone(),
-            account_id: number.account_id,
-            space_id: number.space_id.clone(),
-            direction: "in".into(),
-            sender: business.to_string(),
-            recipient: user.to_string(),
-            send_type: "message".into(),
-            message_type: "text".into(),
-            body: json!({"content": {"type": "text", "cloud": {"body": text}}}).to_string(),
-            status: "received".into(),
-            created_at: now,
-            updated_at: now,
-            ..Default::default()
-        };
-        store.insert_messages(vec![row], vec![]).await?;
-        store
-            .record_inbound_window(business.as_str(), user.as_str(), now)
-            .await?;
-        print(
-            json,
-            &json!({"MessageId": id, "From": user.as_str(), "To": business.as_str()}),
-            || format!("{user} wrote to {business}: the 24-hour window is open"),
-        );
+        if store.number(business.as_str()).await?.is_none_or(|n| n.channel != "simulator") {
+            bail!("{business} is not a simulator number (see `opencams number list`)");
+        }
+        let before = now_ms();
+        let resp = reqwest::Client::new()
+            .post(format!("{}/simulator/inbound", endpoint.trim_end_matches('/')))
+            .bearer_auth(token.trim())
+            .json(&json!({"from": user.as_str(), "to": business.as_str(), "name": name, "message": message}))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the server at {endpoint}"))?;
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("the simulator refused the message ({status}): {body}");
+        }
+        let wamid = serde_json::from_str::<Value>(&body).ok().and_then(|v| v["MessageId"].as_str().map(String::from)).unwrap_or_default();
+        // the webhook arrives asynchronously: wait until the window shows it
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if store.last_inbound(business.as_str(), user.as_str()).await?.is_some_and(|t| t >= before - 1000) {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("the simulator accepted the message but its webhook never arrived");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        print(json, &json!({"MessageId": wamid, "From": user.as_str(), "To": business.as_str()}), || {
+            format!("{user} wrote to {business} ({wamid}): the 24-hour window is open")
+        });
         Ok(())
     }
     .await;

@@ -142,8 +142,13 @@ impl Server {
 
     /// Runs an admin command on this server's data directory; returns (exit code, stdout, stderr).
     pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        if args.first().map(String::as_str) == Some("simulate") {
+            args.push("--endpoint".into());
+            args.push(format!("http://{}", self.addr));
+        }
         let out = Command::new(BIN)
-            .args(args)
+            .args(&args)
             .arg("--data-dir")
             .arg(&self.dir)
             .env_remove("OPENCAMS_MASTER_KEY")
