@@ -131,6 +131,17 @@ pub fn validate_send(body: &Value, strict: bool) -> Result<SendRequest, GraphErr
 
     let mut media = Vec::new();
     let mut template = None;
+    if kind == "contacts" {
+        contacts(top)?;
+        return Ok(SendRequest {
+            to,
+            input,
+            kind,
+            biz_opaque,
+            media,
+            template,
+        });
+    }
     let content = req_obj(top, &kind, "")?;
     match kind.as_str() {
         "text" => {
@@ -141,7 +152,6 @@ pub fn validate_send(body: &Value, strict: bool) -> Result<SendRequest, GraphErr
             media.push(media_object(content, &kind, true)?)
         }
         "location" => location(content, "location")?,
-        "contacts" => contacts(top)?,
         "reaction" => reaction(content)?,
         "interactive" => validate_interactive::validate(content, &mut media)?,
         "template" => template = Some(validate_template::validate(content, &mut media)?),
