@@ -10,7 +10,7 @@ use super::faults::{FaultKind, take_send_fault};
 use super::fields::{opt_obj, req_str};
 use super::scenarios::{MessageTraits, plan, scenario_for, sync_failure};
 use super::state::{Bucket, Event, SentRecord, StatusEvent};
-use super::validate::{MediaRef, validate_send};
+use super::validate::{MediaRef, SendRequest, validate_send};
 use super::{Simulator, ids, templates};
 
 /// The customer-service window.
@@ -37,6 +37,7 @@ impl Simulator {
 
         let fault = take_send_fault(&mut self.lock().faults, &req.to);
         let mut forced = None;
+        let mut delay = None;
         match fault {
             Some(FaultKind::Sync { code, http_status }) => {
                 let mut e = GraphError::new(code, "Injected fault.");
@@ -44,12 +45,27 @@ impl Simulator {
                 return Err(e);
             }
             Some(FaultKind::Async { code }) => forced = Some((code, "Injected fault.".to_string())),
-            Some(FaultKind::Timeout { delay_ms }) => {
-                tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await
-            }
+            Some(FaultKind::Timeout { delay_ms }) => delay = Some(delay_ms),
             Some(FaultKind::BadSignature) | None => {}
         }
+        let result = self.admit(number, req, body, category, forced);
+        // The answer is late, but the message was already accepted: a client that timed out
+        // and retries sends it twice, as with Meta.
+        if let Some(ms) = delay {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        result
+    }
 
+    /// Scenario failures, rate limits and the window, then acceptance.
+    fn admit(
+        &self,
+        number: SimNumber,
+        req: SendRequest,
+        body: Value,
+        category: Option<String>,
+        mut forced: Option<(u32, String)>,
+    ) -> Result<Value, GraphError> {
         let now = self.clock.now_ms();
         let pnid = number.phone_number_id.clone();
         let mut st = self.lock();

@@ -131,13 +131,18 @@ pub fn validate_send(body: &Value, strict: bool) -> Result<SendRequest, GraphErr
 
     let mut media = Vec::new();
     let mut template = None;
-    // every type's payload is an object named after it, except contacts: an array of cards
-    let empty = Obj::new();
-    let content = if kind == "contacts" {
-        &empty
-    } else {
-        req_obj(top, &kind, "")?
-    };
+    if kind == "contacts" {
+        contacts(top)?;
+        return Ok(SendRequest {
+            to,
+            input,
+            kind,
+            biz_opaque,
+            media,
+            template,
+        });
+    }
+    let content = req_obj(top, &kind, "")?;
     match kind.as_str() {
         "text" => {
             req_str_max(content, "body", 4096, "text")?;
@@ -147,7 +152,6 @@ pub fn validate_send(body: &Value, strict: bool) -> Result<SendRequest, GraphErr
             media.push(media_object(content, &kind, true)?)
         }
         "location" => location(content, "location")?,
-        "contacts" => contacts(top)?,
         "reaction" => reaction(content)?,
         "interactive" => validate_interactive::validate(content, &mut media)?,
         "template" => template = Some(validate_template::validate(content, &mut media)?),

@@ -22,6 +22,8 @@ use std::cmp::Reverse;
 
 const POLL_MS: i64 = 25;
 const MAX_IN_FLIGHT: usize = 32;
+/// Events due this close together go out in one POST, as Meta batches statuses.
+const BATCH_WINDOW_MS: i64 = 10;
 
 impl Simulator {
     /// Runs until `shutdown` is cancelled.
@@ -52,7 +54,7 @@ impl Simulator {
 
     fn tick(self: &Arc<Self>, permits: &Arc<Semaphore>) {
         let now = self.clock.now_ms();
-        let events = self.lock().due_events(now);
+        let events = self.lock().due_events(now + BATCH_WINDOW_MS);
         let mut statuses: BTreeMap<String, Vec<(i64, StatusEvent)>> = BTreeMap::new();
         for s in events {
             match s.event {
