@@ -169,6 +169,8 @@ pub trait Store: Send + Sync {
 
     // the event log
     async fn events_after(&self, after_id: i64, limit: u32) -> Result<Vec<EventRow>>;
+    /// The events of one message, oldest first.
+    async fn message_events(&self, message_id: &str) -> Result<Vec<EventRow>>;
 
     // fallback policies
     async fn create_policy(&self, p: NewPolicy, now: i64) -> Result<Policy>;

@@ -627,6 +627,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn message_events(&self, message_id: &str) -> Result<Vec<EventRow>> {
+        let id = message_id.to_string();
+        self.read(move |c, _| super::messages::message_events(c, &id))
+            .await
+    }
+
     async fn create_policy(&self, p: NewPolicy, now: i64) -> Result<Policy> {
         self.write(move |c, cipher| super::policies::create(c, cipher, &p, now))
             .await

@@ -131,7 +131,18 @@ pub(super) fn events_after(c: &Connection, after: i64, limit: u32) -> Result<Vec
     let mut stmt = c.prepare_cached(
         "SELECT id, account_id, kind, message_id, payload, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![after, limit], |r| {
+    collect_events(stmt.query(params![after, limit])?)
+}
+
+pub(super) fn message_events(c: &Connection, message_id: &str) -> Result<Vec<EventRow>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id, account_id, kind, message_id, payload, created_at FROM events WHERE message_id = ?1 ORDER BY id",
+    )?;
+    collect_events(stmt.query([message_id])?)
+}
+
+fn collect_events(rows: rusqlite::Rows<'_>) -> Result<Vec<EventRow>> {
+    let rows = rows.mapped(|r| {
         Ok(EventRow {
             id: r.get(0)?,
             account_id: r.get(1)?,
@@ -140,7 +151,7 @@ pub(super) fn events_after(c: &Connection, after: i64, limit: u32) -> Result<Vec
             payload: r.get(4)?,
             created_at: r.get(5)?,
         })
-    })?;
+    });
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 

@@ -42,7 +42,18 @@ pub async fn run(args: &StorageArgs, cmd: MessageCmd) -> anyhow::Result<()> {
                     .message(&id)
                     .await?
                     .with_context(|| format!("no message {id:?}"))?;
-                let v = describe(&m);
+                let mut v = describe(&m);
+                let events = store.message_events(&m.id).await?;
+                v["Events"] = Value::Array(
+                    events
+                        .iter()
+                        .map(|e| {
+                            let record =
+                                serde_json::from_str::<Value>(&e.payload).unwrap_or(Value::Null);
+                            json!({"Kind": e.kind, "At": e.created_at, "Record": record})
+                        })
+                        .collect(),
+                );
                 print(json, &v, || {
                     serde_json::to_string_pretty(&v).unwrap_or_default()
                 });

@@ -375,3 +375,75 @@ pub fn assert_sdk_error(r: &Value, code: &str, status: u64) {
     assert_eq!(r["code"], code, "{r}");
     assert_eq!(r["status"], status, "{r}");
 }
+
+/// Creates template `name` (body `Hi {{name}}, order {{order}} ships today.`, two quick replies)
+/// and waits until the simulator approved it; returns its code.
+pub fn approved_template(s: &Server, name: &str) -> String {
+    let r = s.sdk1(
+        "create_chatapp_template",
+        json!({
+            "TemplateType": "WHATSAPP", "Name": name, "Language": "en_US", "Category": "UTILITY",
+            "Components": [
+                {"Type": "BODY", "Text": "Hi {{name}}, order {{order}} ships today."},
+                {"Type": "BUTTONS", "Buttons": [{"Type": "QUICK_REPLY", "Text": "Track"}, {"Type": "QUICK_REPLY", "Text": "Stop"}]}
+            ],
+            "Example": {"name": "Ada", "order": "A-1"}
+        }),
+    );
+    let code = r["body"]["Data"]["TemplateCode"]
+        .as_str()
+        .expect("template created")
+        .to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while s.sdk1(
+        "get_chatapp_template_detail",
+        json!({"TemplateCode": code, "Language": "en_US"}),
+    )["body"]["Data"]["AuditStatus"]
+        != "pass"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "template never approved"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1100)); // the server caches templates for 1 s
+    code
+}
+
+/// Polls `message show` until `pred` holds; returns the last view.
+pub fn wait_message(s: &Server, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = s.cli_json(&["message", "show", id]);
+        if pred(&m) {
+            return m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "message {id} never {what}: {m}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A server with fast simulator timings for delivery tests.
+pub fn fast_server() -> Server {
+    let s = Server::start_with_env(&[
+        ("OPENCAMS_TEMPLATE_REVIEW_DELAY_MS", "50"),
+        ("OPENCAMS_SIM_SENT_DELAY_MS", "30"),
+        ("OPENCAMS_SIM_DELIVERED_DELAY_MS", "100"),
+        ("OPENCAMS_SIM_READ_DELAY_MS", "200"),
+        ("OPENCAMS_SIM_JITTER_MS", "10"),
+        ("OPENCAMS_RETRY_BASE_MS", "100"),
+    ]);
+    s.cli_json(&[
+        "account",
+        "set",
+        "default",
+        "qps.SendChatappMessage=100000",
+        "qps.CreateChatappTemplate=1000",
+        "qps.api=100000",
+    ]);
+    s
+}
