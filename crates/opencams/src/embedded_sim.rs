@@ -154,7 +154,7 @@ pub struct SimArgs {
     #[arg(long, env = "OPENCAMS_SIM_JITTER_MS", default_value_t = 200)]
     pub sim_jitter_ms: u64,
     /// Simulator: sometimes deliver `read` before `delivered`
-    #[arg(long, env = "OPENCAMS_SIM_OUT_OF_ORDER")]
+    #[arg(long, env = "OPENCAMS_SIM_OUT_OF_ORDER", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub sim_out_of_order: bool,
 }
 

@@ -41,6 +41,8 @@ enum Command {
     /// Inspect stored messages
     #[command(subcommand)]
     Message(cmd::message::MessageCmd),
+    /// Run the WhatsApp Cloud API simulator as a process of its own
+    Simulator(cmd::simulator::SimulatorArgs),
     /// Simulate WhatsApp users (local development)
     #[command(subcommand)]
     Simulate(cmd::simulate::SimulateCmd),
@@ -73,6 +75,7 @@ fn main() -> std::process::ExitCode {
             Command::Number(c) => cmd::number::run(&cli.storage, c).await,
             Command::Send(a) => cmd::send::run(a).await,
             Command::Message(c) => cmd::message::run(&cli.storage, c).await,
+            Command::Simulator(a) => cmd::simulator::run(a).await,
             Command::Simulate(c) => cmd::simulate::run(&cli.storage, c).await,
             Command::Policy(c) => cmd::policy::run(&cli.storage, c).await,
             Command::Template(c) => cmd::template::run(&cli.storage, c).await,

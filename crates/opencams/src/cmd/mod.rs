@@ -8,6 +8,7 @@ pub mod policy;
 pub mod send;
 pub mod serve;
 pub mod simulate;
+pub mod simulator;
 pub mod space;
 pub mod template;
 

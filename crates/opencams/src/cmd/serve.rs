@@ -27,17 +27,20 @@ pub struct ServeArgs {
     #[arg(long, env = "OPENCAMS_LISTEN")]
     listen: Option<String>,
     /// Append the server's string-to-sign to SignatureDoesNotMatch errors (debugging clients only)
-    #[arg(long, env = "OPENCAMS_DEBUG_SIGNATURES")]
+    #[arg(long, env = "OPENCAMS_DEBUG_SIGNATURES", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     debug_signatures: bool,
     /// How long the built-in simulator takes to review a template, in ms [default: 2000]
     #[arg(long, env = "OPENCAMS_TEMPLATE_REVIEW_DELAY_MS")]
     template_review_delay_ms: Option<u64>,
     /// Accept and queue messages but do not send them (maintenance, backlog tests)
-    #[arg(long, env = "OPENCAMS_DISPATCH_PAUSED")]
+    #[arg(long, env = "OPENCAMS_DISPATCH_PAUSED", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     dispatch_paused: bool,
     /// Sends in flight at once
     #[arg(long, env = "OPENCAMS_DISPATCH_CONCURRENCY", default_value_t = 256)]
     dispatch_concurrency: usize,
+    /// How long a claimed message is leased to this process before another may take it, ms
+    #[arg(long, env = "OPENCAMS_LEASE_MS", default_value_t = 60_000)]
+    lease_ms: i64,
     /// First retry delay in ms (doubles per attempt, with jitter)
     #[arg(long, env = "OPENCAMS_RETRY_BASE_MS", default_value_t = 1000)]
     retry_base_ms: i64,
@@ -122,6 +125,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         opencams_dispatch::worker::DispatchConfig {
             concurrency: args.dispatch_concurrency.max(1),
             retry_base_ms: args.retry_base_ms.max(1),
+            lease_ms: args.lease_ms.max(1000),
             ..Default::default()
         },
     )?;

@@ -76,7 +76,13 @@ impl Server {
 
     fn spawn(&mut self) {
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        // a restart keeps the port, so URLs given to others (webhooks) stay valid
+        let listen = if self.addr.is_empty() {
+            "127.0.0.1:0".to_string()
+        } else {
+            self.addr.clone()
+        };
+        cmd.args(["serve", "--listen", &listen, "--data-dir"])
             .arg(&self.dir)
             .env_remove("OPENCAMS_MASTER_KEY")
             .env("OPENCAMS_LOG", "warn")
@@ -133,11 +139,21 @@ impl Server {
         }
     }
 
-    /// Starts the server again on the same data directory (a new port).
+    /// Starts the server again on the same data directory and port.
     pub fn restart(&mut self) -> String {
         self.stop();
         self.spawn();
         self.banner.clone()
+    }
+
+    /// Starts the server again after a kill, with extra environment.
+    pub fn respawn_with_env(&mut self, env: &[(&str, &str)]) {
+        self.kill();
+        for (k, v) in env {
+            self.extra_env.retain(|(ek, _)| ek != k);
+            self.extra_env.push((k.to_string(), v.to_string()));
+        }
+        self.spawn();
     }
 
     /// Runs an admin command on this server's data directory; returns (exit code, stdout, stderr).
