@@ -40,6 +40,9 @@ pub struct SimConfig {
     /// Base of media download URLs (`http://host:port/prefix`); when `None` it is derived from
     /// the request's `Host` header and mount point.
     pub public_base_url: Option<String>,
+    /// How many entries `sent()`, `webhook_attempts()` and `emitted_webhooks()` keep; older
+    /// ones are dropped so a long-running server does not grow without bound.
+    pub history_limit: usize,
 }
 
 impl Default for SimConfig {
@@ -61,6 +64,7 @@ impl Default for SimConfig {
             webhook_timeout_ms: 5000,
             webhook_retry_for_ms: 10 * 60 * 1000,
             public_base_url: None,
+            history_limit: 100_000,
         }
     }
 }

@@ -231,6 +231,36 @@ mod tests {
     }
 
     #[test]
+    fn out_of_order_switch_swaps_about_one_in_ten_deterministically() {
+        let cfg = SimConfig {
+            out_of_order: true,
+            ..SimConfig::default()
+        };
+        let m = MessageTraits {
+            reaction: false,
+            has_media: false,
+            unknown_media: false,
+        };
+        let swapped = |w: &str| {
+            statuses(&plan(&cfg, Scenario::Normal, w, 0, m, None)) == ["sent", "read", "delivered"]
+        };
+        let n = (0..1000).filter(|i| swapped(&format!("wamid.{i}"))).count();
+        assert!((50..150).contains(&n), "{n} of 1000 swapped");
+        assert_eq!(swapped("wamid.7"), swapped("wamid.7"));
+        assert!(!(0..100).any(|i| {
+            let p = plan(
+                &SimConfig::default(),
+                Scenario::Normal,
+                &format!("wamid.{i}"),
+                0,
+                m,
+                None,
+            );
+            statuses(&p) != ["sent", "delivered", "read"]
+        }));
+    }
+
+    #[test]
     fn transient_and_throughput_scenarios_fail_synchronously() {
         assert_eq!(
             sync_failure(Scenario::Transient, 1).map(|e| e.status()),

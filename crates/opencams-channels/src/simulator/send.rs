@@ -149,6 +149,7 @@ impl Simulator {
             biz_opaque_callback_data: req.biz_opaque.clone(),
             at_ms: now,
         });
+        super::state::trim(&mut st.sent, self.cfg.history_limit);
         let plan = plan(&self.cfg, scenario, &wamid, now, traits, forced);
         for (due, status, error) in plan.steps {
             let ev = StatusEvent {

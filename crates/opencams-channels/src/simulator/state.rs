@@ -162,6 +162,14 @@ pub struct State {
     pub wa_ids: HashMap<String, String>,
 }
 
+/// Drops the oldest tenth once `log` exceeds `limit` (amortised O(1) per push).
+pub fn trim<T>(log: &mut Vec<T>, limit: usize) {
+    if log.len() > limit.max(10) {
+        let excess = log.len() - limit.max(10) + limit.max(10) / 10;
+        log.drain(..excess);
+    }
+}
+
 impl State {
     pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
@@ -175,9 +183,10 @@ impl State {
     }
 
     /// Queues a webhook body for its first attempt.
-    pub fn enqueue_webhook(&mut self, body: Value, now_ms: i64) {
+    pub fn enqueue_webhook(&mut self, body: Value, now_ms: i64, history_limit: usize) {
         let text = super::webhooks::escape_non_ascii(&body.to_string());
         self.emitted.push(body);
+        trim(&mut self.emitted, history_limit);
         let id = self.next_seq();
         self.deliveries.push(Reverse(Delivery {
             due_ms: now_ms,
@@ -231,6 +240,17 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logs_are_trimmed() {
+        let mut log: Vec<u32> = (0..100).collect();
+        trim(&mut log, 100);
+        assert_eq!(log.len(), 100);
+        log.push(100);
+        trim(&mut log, 100);
+        assert_eq!(log.len(), 90);
+        assert_eq!(log[0], 11);
+    }
 
     #[test]
     fn bucket_refills_over_time() {
