@@ -160,6 +160,8 @@ pub struct State {
     pub inbound_ids: HashSet<String>,
     /// `to` digits → `wa_id` for recipients whose WhatsApp id differs from the dialled number.
     pub wa_ids: HashMap<String, String>,
+    /// Business-initiated reach per WABA: user → first counted send (ms) in the moving 24 h.
+    pub reach: HashMap<String, HashMap<String, i64>>,
 }
 
 /// Drops the oldest tenth once `log` exceeds `limit` (amortised O(1) per push).

@@ -75,6 +75,11 @@ impl Simulator {
             let mut st = self.lock();
             for batch in statuses.into_values() {
                 let body = status_batch(&mut st, &batch);
+                let twice = self.cfg.chaos_duplicates
+                    && stable_hash(&[&body.to_string()]).is_multiple_of(10);
+                if twice {
+                    st.enqueue_webhook(body.clone(), now, self.cfg.history_limit);
+                }
                 st.enqueue_webhook(body, now, self.cfg.history_limit);
             }
         }
