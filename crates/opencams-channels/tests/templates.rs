@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use common::*;
-use opencams_channels::simulator::{SimTemplate, TemplateDirectory};
+use opencams_channels::simulator::{SimConfig, SimTemplate, TemplateDirectory};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -362,6 +362,15 @@ struct Directory;
 #[async_trait]
 impl TemplateDirectory for Directory {
     async fn lookup(&self, waba_id: &str, name: &str, language: &str) -> Option<SimTemplate> {
+        if name == "hello_world" {
+            return Some(SimTemplate {
+                name: name.into(),
+                language: language.into(),
+                status: "APPROVED".into(),
+                category: "MARKETING".into(),
+                ..SimTemplate::default()
+            });
+        }
         (waba_id == WABA && name == "welcome" && language == "en").then(|| SimTemplate {
             name: name.into(),
             language: language.into(),
@@ -404,4 +413,44 @@ async fn external_directory_and_named_parameters() {
     );
     let wrong_name = json!([{"type": "text", "parameter_name": "first_name", "text": "Ada"}, {"type": "text", "parameter_name": "order", "text": "A1"}]);
     assert_eq!(error_code(&h.send(send(wrong_name, true)).await.1), 132000);
+}
+
+#[tokio::test]
+async fn messaging_limit_counts_unique_users_outside_the_window() {
+    let cfg = SimConfig {
+        messaging_limit: Some(2),
+        ..fast_config(None)
+    };
+    let h = harness(cfg).await;
+    h.sim.set_template_directory(Arc::new(Directory));
+    let hello = |to: &str| json!({"messaging_product": "whatsapp", "to": to, "type": "template", "template": {"name": "hello_world", "language": {"code": "en_US"}}});
+    let mut ids = Vec::new();
+    for to in [
+        "447700902001",
+        "447700902002",
+        "447700902003",
+        "447700902001",
+    ] {
+        let (status, v) = h.send(hello(to)).await;
+        assert_eq!(status, 200, "over-limit sends are accepted, then fail");
+        ids.push(v["messages"][0]["id"].as_str().unwrap().to_string());
+    }
+    h.open_window("447700902004").await;
+    let (_, v) = h.send(hello("447700902004")).await;
+    ids.push(v["messages"][0]["id"].as_str().unwrap().to_string());
+    h.wait_until("first statuses", |h| {
+        ids.iter().all(|id| h.statuses().iter().any(|s| &s.0 == id))
+    })
+    .await;
+    let first: Vec<String> = ids
+        .iter()
+        .map(|id| h.statuses().into_iter().find(|s| &s.0 == id).unwrap().1)
+        .collect();
+    assert_eq!(
+        first,
+        ["sent", "sent", "failed", "sent", "sent"],
+        "third new user is over the limit; repeats and open windows are free"
+    );
+    let failed = h.statuses().into_iter().find(|s| s.0 == ids[2]).unwrap();
+    assert_eq!(failed.2["errors"][0]["code"], 131048);
 }

@@ -114,6 +114,49 @@ async fn unreachable_receiver_is_recorded_until_the_retry_period_ends() {
 }
 
 #[tokio::test]
+async fn slow_receivers_time_out_and_are_retried() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let calls = std::sync::Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let c = c.clone();
+            async move {
+                if c.fetch_add(1, Ordering::SeqCst) == 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let cfg = SimConfig {
+        webhook_timeout_ms: 300,
+        ..fast_config(Some(url))
+    };
+    let h = harness(cfg).await;
+    h.open_window("447700900123").await;
+    h.wait_until("second attempt", |h| h.sim.webhook_attempts().len() >= 2)
+        .await;
+    let attempts = h.sim.webhook_attempts();
+    assert_eq!(attempts[0].error.as_deref(), Some("timeout"));
+    assert!(!attempts[0].delivered);
+    assert_eq!(
+        (
+            attempts[1].attempt,
+            attempts[1].http_status,
+            attempts[1].delivered
+        ),
+        (2, Some(200), true)
+    );
+}
+
+#[tokio::test]
 async fn bad_signature_fault() {
     let rx = receiver(SECRET, 0).await;
     let h = harness(fast_config(Some(rx.url.clone()))).await;

@@ -40,6 +40,20 @@ pub struct SimConfig {
     /// Base of media download URLs (`http://host:port/prefix`); when `None` it is derived from
     /// the request's `Host` header and mount point.
     pub public_base_url: Option<String>,
+    /// How many entries `sent()`, `webhook_attempts()` and `emitted_webhooks()` keep; older
+    /// ones are dropped so a long-running server does not grow without bound.
+    pub history_limit: usize,
+    /// Business-initiated reach per WABA: unique users messaged outside an open window in a
+    /// moving 24 h (§4.4). `None` is unlimited; Meta's entry tier is 250.
+    pub messaging_limit: Option<u32>,
+    /// The `failed` code for sends over the messaging limit (Meta documents none).
+    pub messaging_limit_code: u32,
+    /// Chaos: about one status POST in ten is delivered twice.
+    pub chaos_duplicates: bool,
+    /// Chaos: about one message in ten skips `delivered` (read follows sent directly).
+    pub chaos_skip_delivered: bool,
+    /// Audio messages also get `played` after `read` (voice notes).
+    pub voice_played: bool,
 }
 
 impl Default for SimConfig {
@@ -61,6 +75,12 @@ impl Default for SimConfig {
             webhook_timeout_ms: 5000,
             webhook_retry_for_ms: 10 * 60 * 1000,
             public_base_url: None,
+            history_limit: 100_000,
+            messaging_limit: None,
+            messaging_limit_code: 131048,
+            chaos_duplicates: false,
+            chaos_skip_delivered: false,
+            voice_played: false,
         }
     }
 }

@@ -140,7 +140,11 @@ impl Simulator {
         }
         value.insert("messages".into(), json!([Value::Object(msg)]));
         st.inbound_ids.insert(wamid.clone());
-        st.enqueue_webhook(messages_envelope(number, Value::Object(value)), now);
+        st.enqueue_webhook(
+            messages_envelope(number, Value::Object(value)),
+            now,
+            self.cfg.history_limit,
+        );
         drop(st);
         self.wake.notify_one();
         Ok(wamid)

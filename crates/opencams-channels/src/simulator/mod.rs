@@ -26,7 +26,9 @@
 //!
 //! Reactions only ever get `sent`. Non-template sends outside the 24-hour window fail with
 //! 131047 (async by default, sync with `window_mode_sync`). Faults injected with
-//! [`Simulator::fail_next`] take precedence over scenarios.
+//! [`Simulator::fail_next`] take precedence over scenarios. Chaos switches in [`SimConfig`]
+//! (`out_of_order`, `chaos_skip_delivered`, `chaos_duplicates`, `voice_played`,
+//! `messaging_limit`) pick their victims by a hash of the wamid, so runs are reproducible.
 
 mod config;
 mod errors;

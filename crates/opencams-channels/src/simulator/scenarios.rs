@@ -71,6 +71,8 @@ pub struct MessageTraits {
     pub has_media: bool,
     /// An uploaded media id the simulator does not know (fails like an unreachable link).
     pub unknown_media: bool,
+    /// Audio (voice notes may report `played`).
+    pub audio: bool,
 }
 
 /// One planned status: due time, status, and error for `failed`.
@@ -164,6 +166,14 @@ pub fn plan(
             steps.push((t_read, "read", None));
         }
     }
+    let skip_delivered =
+        cfg.chaos_skip_delivered && stable_hash(&[wamid, "skip"]).is_multiple_of(10);
+    if skip_delivered && s != Scenario::NoReadReceipt {
+        steps.retain(|step| step.1 != "delivered");
+    }
+    if cfg.voice_played && m.audio && steps.iter().any(|step| step.1 == "read") {
+        steps.push((t_read + 1, "played", None));
+    }
     let auto_reply_at = (s == Scenario::AutoReply).then_some(t_del + 1);
     Plan {
         steps,
@@ -174,6 +184,10 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn owned(p: &Plan) -> Vec<String> {
+        p.steps.iter().map(|s| s.1.to_string()).collect()
+    }
 
     fn statuses(p: &Plan) -> Vec<&str> {
         p.steps.iter().map(|s| s.1).collect()
@@ -186,6 +200,7 @@ mod tests {
             reaction: false,
             has_media: false,
             unknown_media: false,
+            audio: false,
         };
         let cases: &[(&str, &[&str])] = &[
             ("447700900000", &["sent", "delivered", "read"]),
@@ -227,6 +242,76 @@ mod tests {
         assert_eq!(
             statuses(&plan(&cfg, Scenario::Normal, "w", 0, reaction, None)),
             ["sent"]
+        );
+    }
+
+    #[test]
+    fn out_of_order_switch_swaps_about_one_in_ten_deterministically() {
+        let cfg = SimConfig {
+            out_of_order: true,
+            ..SimConfig::default()
+        };
+        let m = MessageTraits {
+            reaction: false,
+            has_media: false,
+            unknown_media: false,
+            audio: false,
+        };
+        let swapped = |w: &str| {
+            statuses(&plan(&cfg, Scenario::Normal, w, 0, m, None)) == ["sent", "read", "delivered"]
+        };
+        let n = (0..1000).filter(|i| swapped(&format!("wamid.{i}"))).count();
+        assert!((50..150).contains(&n), "{n} of 1000 swapped");
+        assert_eq!(swapped("wamid.7"), swapped("wamid.7"));
+        assert!(!(0..100).any(|i| {
+            let p = plan(
+                &SimConfig::default(),
+                Scenario::Normal,
+                &format!("wamid.{i}"),
+                0,
+                m,
+                None,
+            );
+            statuses(&p) != ["sent", "delivered", "read"]
+        }));
+    }
+
+    #[test]
+    fn chaos_skip_delivered_and_voice_played() {
+        let cfg = SimConfig {
+            chaos_skip_delivered: true,
+            voice_played: true,
+            ..SimConfig::default()
+        };
+        let audio = MessageTraits {
+            reaction: false,
+            has_media: true,
+            unknown_media: false,
+            audio: true,
+        };
+        let all: Vec<Vec<String>> = (0..200)
+            .map(|i| {
+                owned(&plan(
+                    &cfg,
+                    Scenario::Normal,
+                    &format!("w{i}"),
+                    0,
+                    audio,
+                    None,
+                ))
+            })
+            .collect();
+        let skipped = all
+            .iter()
+            .filter(|s| !s.iter().any(|x| x == "delivered"))
+            .count();
+        assert!(
+            (5..50).contains(&skipped),
+            "{skipped} of 200 skipped delivered"
+        );
+        assert!(
+            all.iter()
+                .all(|s| s.last().map(String::as_str) == Some("played"))
         );
     }
 

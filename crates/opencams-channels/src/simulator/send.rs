@@ -129,6 +129,22 @@ impl Simulator {
             }
             forced.get_or_insert((131047, WINDOW_DETAILS.to_string()));
         }
+        if req.template.is_some()
+            && !window_open
+            && forced.is_none()
+            && let Some(limit) = self.cfg.messaging_limit
+        {
+            let reach = st.reach.entry(number.waba_id.clone()).or_default();
+            reach.retain(|_, at| now - *at < WINDOW_MS);
+            if !reach.contains_key(&wa_id) && reach.len() >= limit as usize {
+                let details = format!(
+                    "Messaging limit of {limit} business-initiated users per 24 hours reached."
+                );
+                forced = Some((self.cfg.messaging_limit_code, details));
+            } else {
+                reach.entry(wa_id.clone()).or_insert(now);
+            }
+        }
         let unknown_media = req
             .media
             .iter()
@@ -137,6 +153,7 @@ impl Simulator {
             reaction: req.kind == "reaction",
             has_media: !req.media.is_empty(),
             unknown_media,
+            audio: req.kind == "audio",
         };
 
         let wamid = ids::wamid(&wa_id);
@@ -149,6 +166,7 @@ impl Simulator {
             biz_opaque_callback_data: req.biz_opaque.clone(),
             at_ms: now,
         });
+        super::state::trim(&mut st.sent, self.cfg.history_limit);
         let plan = plan(&self.cfg, scenario, &wamid, now, traits, forced);
         for (due, status, error) in plan.steps {
             let ev = StatusEvent {

@@ -160,6 +160,16 @@ pub struct State {
     pub inbound_ids: HashSet<String>,
     /// `to` digits → `wa_id` for recipients whose WhatsApp id differs from the dialled number.
     pub wa_ids: HashMap<String, String>,
+    /// Business-initiated reach per WABA: user → first counted send (ms) in the moving 24 h.
+    pub reach: HashMap<String, HashMap<String, i64>>,
+}
+
+/// Drops the oldest tenth once `log` exceeds `limit` (amortised O(1) per push).
+pub fn trim<T>(log: &mut Vec<T>, limit: usize) {
+    if log.len() > limit.max(10) {
+        let excess = log.len() - limit.max(10) + limit.max(10) / 10;
+        log.drain(..excess);
+    }
 }
 
 impl State {
@@ -175,9 +185,10 @@ impl State {
     }
 
     /// Queues a webhook body for its first attempt.
-    pub fn enqueue_webhook(&mut self, body: Value, now_ms: i64) {
+    pub fn enqueue_webhook(&mut self, body: Value, now_ms: i64, history_limit: usize) {
         let text = super::webhooks::escape_non_ascii(&body.to_string());
         self.emitted.push(body);
+        trim(&mut self.emitted, history_limit);
         let id = self.next_seq();
         self.deliveries.push(Reverse(Delivery {
             due_ms: now_ms,
@@ -231,6 +242,17 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logs_are_trimmed() {
+        let mut log: Vec<u32> = (0..100).collect();
+        trim(&mut log, 100);
+        assert_eq!(log.len(), 100);
+        log.push(100);
+        trim(&mut log, 100);
+        assert_eq!(log.len(), 90);
+        assert_eq!(log[0], 11);
+    }
 
     #[test]
     fn bucket_refills_over_time() {

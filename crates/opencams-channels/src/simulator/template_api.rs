@@ -268,6 +268,7 @@ impl Simulator {
         st.enqueue_webhook(
             waba_envelope(waba_id, now, "message_template_status_update", value),
             now,
+            self.cfg.history_limit,
         );
         drop(st);
         self.wake.notify_one();
@@ -294,6 +295,7 @@ impl Simulator {
         st.enqueue_webhook(
             waba_envelope(waba_id, now, "message_template_quality_update", value),
             now,
+            self.cfg.history_limit,
         );
         drop(st);
         self.wake.notify_one();

@@ -75,7 +75,12 @@ impl Simulator {
             let mut st = self.lock();
             for batch in statuses.into_values() {
                 let body = status_batch(&mut st, &batch);
-                st.enqueue_webhook(body, now);
+                let twice = self.cfg.chaos_duplicates
+                    && stable_hash(&[&body.to_string()]).is_multiple_of(10);
+                if twice {
+                    st.enqueue_webhook(body.clone(), now, self.cfg.history_limit);
+                }
+                st.enqueue_webhook(body, now, self.cfg.history_limit);
             }
         }
         let due = self.lock().due_deliveries(now);
@@ -126,6 +131,7 @@ impl Simulator {
             error: outcome.error,
             delivered,
         });
+        super::state::trim(&mut st.attempts, self.cfg.history_limit);
         let retry_for = i64::try_from(self.cfg.webhook_retry_for_ms).unwrap_or(i64::MAX);
         if !delivered && now - d.first_ms < retry_for {
             let attempt = d.attempt + 1;
