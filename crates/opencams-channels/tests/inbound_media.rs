@@ -42,7 +42,7 @@ async fn inbound_envelope_and_types() {
     );
     assert_eq!(
         v["contacts"],
-        json!([{"profile": {"name": "Ada L"}, "wa_id": user}])
+        json!([{"profile": {"name": "Ada L"}, "wa_id": user, "user_id": opencams_channels::simulator::bsuid(user)}])
     );
     let m = &v["messages"][0];
     assert_eq!(

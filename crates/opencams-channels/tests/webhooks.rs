@@ -174,6 +174,7 @@ async fn bad_signature_fault() {
 async fn statuses_due_together_share_one_post() {
     let rx = receiver(SECRET, 0).await;
     let cfg = SimConfig {
+        chaos_batch: true,
         jitter_ms: 0,
         sent_delay_ms: 50,
         ..fast_config(Some(rx.url.clone()))

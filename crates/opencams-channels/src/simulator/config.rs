@@ -50,6 +50,9 @@ pub struct SimConfig {
     pub messaging_limit_code: u32,
     /// Chaos: about one status POST in ten is delivered twice.
     pub chaos_duplicates: bool,
+    /// Chaos: statuses of one number due within 10 ms share one POST (Meta usually sends one
+    /// status per POST; receivers must still iterate arrays).
+    pub chaos_batch: bool,
     /// Chaos: about one message in ten skips `delivered` (read follows sent directly).
     pub chaos_skip_delivered: bool,
     /// Audio messages also get `played` after `read` (voice notes).
@@ -79,6 +82,7 @@ impl Default for SimConfig {
             messaging_limit: None,
             messaging_limit_code: 131048,
             chaos_duplicates: false,
+            chaos_batch: false,
             chaos_skip_delivered: false,
             voice_played: false,
         }

@@ -133,7 +133,7 @@ impl Simulator {
         if kind != "system" {
             value.insert(
                 "contacts".into(),
-                json!([ { "profile": { "name": profile_name }, "wa_id": from } ]),
+                json!([ { "profile": { "name": profile_name }, "wa_id": from, "user_id": super::ids::bsuid(&from) } ]),
             );
             st.windows
                 .insert((number.phone_number_id.clone(), from.clone()), now);

@@ -62,6 +62,7 @@ pub use config::{
 };
 pub use errors::{GraphError, SimError};
 pub use faults::{Fault, FaultKind};
+pub use ids::bsuid;
 pub use scenarios::{Scenario, scenario_for};
 pub use state::{SentRecord, WebhookAttempt};
 pub use validate::{SendRequest, validate_send};

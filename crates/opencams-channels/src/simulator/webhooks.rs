@@ -84,6 +84,7 @@ pub fn status_object(ev: &StatusEvent, now_ms: i64, conversation: Option<(&str, 
         "status": ev.status,
         "timestamp": secs(now_ms),
         "recipient_id": ev.recipient,
+        "recipient_user_id": super::ids::bsuid(&ev.recipient),
     });
     if let Some(data) = &ev.biz_opaque {
         s["biz_opaque_callback_data"] = json!(data);

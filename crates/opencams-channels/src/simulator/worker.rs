@@ -1,4 +1,5 @@
-//! The background task: turns due events into webhooks (batched per phone number), finishes
+//! The background task: turns due events into webhooks (one status per POST, or batched per
+//! phone number with `chaos_batch`), finishes
 //! template reviews, runs the auto-reply scenario, and delivers webhooks with retries. Due
 //! times are clock times, so a `ManualClock` drives it too (the loop polls every 25 ms).
 
@@ -22,7 +23,7 @@ use std::cmp::Reverse;
 
 const POLL_MS: i64 = 25;
 const MAX_IN_FLIGHT: usize = 32;
-/// Events due this close together go out in one POST, as Meta batches statuses.
+/// Events due this close together go out in one POST when `chaos_batch` is on.
 const BATCH_WINDOW_MS: i64 = 10;
 
 impl Simulator {
@@ -73,7 +74,12 @@ impl Simulator {
         }
         if !statuses.is_empty() {
             let mut st = self.lock();
-            for batch in statuses.into_values() {
+            let batches: Vec<Vec<(i64, StatusEvent)>> = if self.cfg.chaos_batch {
+                statuses.into_values().collect()
+            } else {
+                statuses.into_values().flatten().map(|e| vec![e]).collect()
+            };
+            for batch in batches {
                 let body = status_batch(&mut st, &batch);
                 let twice = self.cfg.chaos_duplicates
                     && stable_hash(&[&body.to_string()]).is_multiple_of(10);
@@ -170,7 +176,14 @@ fn status_batch(st: &mut State, batch: &[(i64, StatusEvent)]) -> Value {
         access_token: String::new(),
         throughput_mps: 0,
     });
-    messages_envelope(&number, json!({ "statuses": list }))
+    // one contact per recipient, as the 2026 Cloud API sends with statuses (wa_id and BSUID)
+    let mut contacts: Vec<Value> = Vec::new();
+    for (_, ev) in batch {
+        if !contacts.iter().any(|c| c["wa_id"] == ev.recipient.as_str()) {
+            contacts.push(json!({"profile": {"name": ""}, "wa_id": ev.recipient, "user_id": super::ids::bsuid(&ev.recipient)}));
+        }
+    }
+    messages_envelope(&number, json!({ "contacts": contacts, "statuses": list }))
 }
 
 /// The open conversation of (number, recipient, category), opened on first use for 24 h.
