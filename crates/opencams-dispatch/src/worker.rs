@@ -175,16 +175,16 @@ impl Dispatcher {
     async fn process(&self, c: Claimed) {
         let m = &c.message;
         let now = self.clock.now_ms();
-        if let Some(ttl) = m.ttl_secs {
-            if now > m.created_at + ttl * 1000 {
-                let s = self.ended(
-                    m,
-                    "expired",
-                    "ttl_expired",
-                    &format!("not sent within its Ttl of {ttl} s"),
-                );
-                return self.settle(&m.id, s).await;
-            }
+        if let Some(ttl) = m.ttl_secs
+            && now > m.created_at + ttl * 1000
+        {
+            let s = self.ended(
+                m,
+                "expired",
+                "ttl_expired",
+                &format!("not sent within its Ttl of {ttl} s"),
+            );
+            return self.settle(&m.id, s).await;
         }
         let number = match self.store.number(&m.sender).await {
             Ok(Some(n)) => n,
@@ -336,9 +336,11 @@ impl Dispatcher {
 /// Routes by the number's channel name to registered channels (built once in `main`).
 pub struct ChannelMap {
     pub channels: HashMap<String, Arc<dyn Channel>>,
-    /// Builds the channel settings of a number.
-    pub configure: Box<dyn Fn(&Number) -> Option<NumberConfig> + Send + Sync>,
+    pub configure: Configure,
 }
+
+/// Builds the channel settings of a number.
+pub type Configure = Box<dyn Fn(&Number) -> Option<NumberConfig> + Send + Sync>;
 
 impl Router for ChannelMap {
     fn route(&self, number: &Number) -> Option<(Arc<dyn Channel>, NumberConfig)> {

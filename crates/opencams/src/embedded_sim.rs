@@ -19,10 +19,10 @@ pub const MOUNT: &str = "/simulator/graph";
 /// `opencams simulate inbound` can reach the running simulator.
 pub fn load_or_create_token(data_dir: &Path) -> anyhow::Result<String> {
     let path = data_dir.join("simulator.token");
-    if let Ok(t) = std::fs::read_to_string(&path) {
-        if !t.trim().is_empty() {
-            return Ok(t.trim().to_string());
-        }
+    if let Ok(t) = std::fs::read_to_string(&path)
+        && !t.trim().is_empty()
+    {
+        return Ok(t.trim().to_string());
     }
     let token = format!("SIM{}", opencams_protocol::envelope::nonce());
     let mut opts = std::fs::OpenOptions::new();
@@ -185,7 +185,8 @@ pub fn start(
     });
     let sim = opencams_channels::simulator::Simulator::new(cfg, numbers, clock);
     sim.set_template_directory(Arc::new(StoreTemplates { store }));
-    let _ = sim.start(shutdown);
+    // the simulator's worker stops with `shutdown`; nothing needs to wait for it
+    drop(sim.start(shutdown));
     sim
 }
 

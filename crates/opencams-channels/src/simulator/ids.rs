@@ -63,6 +63,16 @@ fn process_salt() -> String {
     .clone()
 }
 
+/// The business-scoped user id (BSUID, 2026) of a user: stable per phone number, shaped like
+/// Meta's (`<country>.<digits>`).
+pub fn bsuid(wa_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(wa_id.as_bytes());
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&h[..8]);
+    format!("US.{}", u64::from_be_bytes(n) % 10_000_000_000_000_000_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,14 +90,4 @@ mod tests {
         assert_ne!(stable_hash(&["ab", "c"]), stable_hash(&["a", "bc"]));
         assert_eq!(stable_hash(&["x"]), stable_hash(&["x"]));
     }
-}
-
-/// The business-scoped user id (BSUID, 2026) of a user: stable per phone number, shaped like
-/// Meta's (`<country>.<digits>`).
-pub fn bsuid(wa_id: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let h = Sha256::digest(wa_id.as_bytes());
-    let mut n = [0u8; 8];
-    n.copy_from_slice(&h[..8]);
-    format!("US.{}", u64::from_be_bytes(n) % 10_000_000_000_000_000_000)
 }

@@ -136,10 +136,10 @@ pub async fn run(args: SimulatorArgs) -> anyhow::Result<()> {
     for n in &args.numbers {
         numbers.register(parse_number(n)?);
     }
-    if let Some(url) = &args.webhook_url {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            bail!("--webhook-url {url:?} must be an http(s) URL");
-        }
+    if let Some(url) = &args.webhook_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        bail!("--webhook-url {url:?} must be an http(s) URL");
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
