@@ -53,4 +53,6 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     pub config: ApiConfig,
     pub webhooks: WebhookConfig,
+    /// Where templates go for review.
+    pub submitter: Arc<dyn crate::review::TemplateSubmitter>,
 }

@@ -162,6 +162,7 @@ pub fn write_of(
         category_change_paused: draft.category_change_paused,
         product_set_id: draft.product_set_id.clone(),
         review_due_at,
+        provider_id: None,
     })
 }
 
@@ -205,4 +206,29 @@ pub fn list_json(row: &TemplateRow) -> Value {
 /// A fresh template code: 32 lower-case hex characters, never reused (deleted rows keep theirs).
 pub fn new_code() -> String {
     opencams_protocol::envelope::nonce()
+}
+
+/// Submits the draft to its reviewer and sets who decides: the provider (its id) or the built-in
+/// simulator (a review time).
+pub async fn submit(
+    ctx: &Ctx<'_>,
+    draft: &TemplateDraft,
+    write: &mut TemplateWrite,
+    existing: Option<&str>,
+) -> Result<(), CamsError> {
+    match ctx
+        .state
+        .submitter
+        .submit(&write.space_id, draft, existing)
+        .await?
+    {
+        crate::review::Submitted::BySimulator => {
+            write.review_due_at = Some(ctx.now_ms() + ctx.state.config.template_review_delay_ms);
+        }
+        crate::review::Submitted::ToProvider(id) => {
+            write.review_due_at = None;
+            write.provider_id = Some(id);
+        }
+    }
+    Ok(())
 }

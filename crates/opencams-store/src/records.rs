@@ -170,6 +170,8 @@ pub struct TemplateWrite {
     pub category_change_paused: bool,
     pub product_set_id: Option<String>,
     pub review_due_at: Option<i64>,
+    /// The template's id at the channel that reviews it (Meta), when submitted there.
+    pub provider_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

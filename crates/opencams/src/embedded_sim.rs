@@ -296,3 +296,73 @@ async fn inbound(
         Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     }
 }
+
+/// Submits templates of spaces that have a `whatsapp-cloud` number to that WABA (Meta reviews);
+/// other spaces are reviewed by the built-in simulator.
+pub struct CloudSubmitter {
+    pub store: Arc<dyn Store>,
+    pub cloud: opencams_channels::whatsapp_cloud::WhatsAppCloud,
+}
+
+#[async_trait]
+impl opencams_api::review::TemplateSubmitter for CloudSubmitter {
+    async fn submit(
+        &self,
+        space_id: &str,
+        draft: &template::TemplateDraft,
+        existing: Option<&str>,
+    ) -> Result<opencams_api::review::Submitted, opencams_protocol::CamsError> {
+        use opencams_api::review::Submitted;
+        use opencams_channels::whatsapp_cloud::{DEFAULT_API_BASE, DEFAULT_API_VERSION};
+        let filter = opencams_store::NumberFilter {
+            space_id: Some(space_id.to_string()),
+            ..Default::default()
+        };
+        let numbers = self
+            .store
+            .list_numbers(filter)
+            .await
+            .map_err(opencams_api::context::internal)?;
+        let cloud = numbers.iter().find_map(|n| {
+            let c = n.cloud.as_ref()?;
+            let config = opencams_channels::NumberConfig {
+                phone_number_id: c.phone_number_id.clone(),
+                access_token: c.access_token.as_ref()?.expose().to_string(),
+                api_base: c
+                    .api_base
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_API_BASE.into()),
+                api_version: c
+                    .api_version
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_API_VERSION.into()),
+            };
+            Some((config, c.waba_id.clone()))
+        });
+        let Some((config, waba)) = cloud else {
+            return Ok(Submitted::BySimulator);
+        };
+        let body = template::to_meta_create(draft);
+        let refused = |e: opencams_channels::SendError| {
+            opencams_protocol::CamsError::new(
+                opencams_protocol::Code::CreateError,
+                format!("Meta refused the template ({}): {}", e.code, e.description),
+            )
+        };
+        match existing {
+            Some(id) => {
+                self.cloud
+                    .edit_template(&config, id, &body)
+                    .await
+                    .map_err(refused)?;
+                Ok(Submitted::ToProvider(id.to_string()))
+            }
+            None => Ok(Submitted::ToProvider(
+                self.cloud
+                    .create_template(&config, &waba, &body)
+                    .await
+                    .map_err(refused)?,
+            )),
+        }
+    }
+}

@@ -215,3 +215,63 @@ fn provider_webhooks_are_authenticated() {
         "oversized"
     );
 }
+
+#[test]
+fn templates_of_a_cloud_space_are_reviewed_by_the_provider() {
+    let s = fast_server();
+    let cloud_number = "8613700000000";
+    let sim = StandaloneSim::start(
+        &format!("http://{}/webhooks/whatsapp", s.addr),
+        "meta-secret",
+        cloud_number,
+    );
+    sim.attach(&s, cloud_number, "meta-secret");
+    let create = |name: &str| {
+        s.sdk1("create_chatapp_template", json!({
+            "TemplateType": "WHATSAPP", "Name": name, "Language": "en_US", "Category": "UTILITY",
+            "Components": [{"Type": "BODY", "Text": "Hi {{name}}, your order ships today."}], "Example": {"name": "Ada"}}))
+    };
+    let detail = |code: &str| {
+        s.sdk1(
+            "get_chatapp_template_detail",
+            json!({"TemplateCode": code, "Language": "en_US"}),
+        )
+    };
+    let wait = |code: &str, want: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let d = detail(code);
+            if d["body"]["Data"]["AuditStatus"] == want {
+                return d;
+            }
+            assert!(std::time::Instant::now() < deadline, "never {want}: {d}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    // submitted to the provider: opencams's own reviewer (50 ms here) does not decide it
+    let code = create("meta_reviewed")["body"]["Data"]["TemplateCode"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(detail(&code)["body"]["Data"]["AuditStatus"], "auditing");
+    wait(&code, "pass"); // the provider's message_template_status_update webhook
+    let bad = create("meta_will_reject")["body"]["Data"]["TemplateCode"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = wait(&bad, "fail");
+    assert!(
+        !d["body"]["Data"]["Reason"].as_str().unwrap().is_empty(),
+        "{d}"
+    );
+
+    // sending with it through the cloud number reaches the provider, which knows the template
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let r = s.sdk1("send_chatapp_message", json!({"ChannelType": "whatsapp", "Type": "template", "From": cloud_number,
+        "To": "8613900000000", "TemplateCode": code, "Language": "en_US", "TemplateParams": {"name": "Ada"}}));
+    let id = r["body"]["MessageId"].as_str().unwrap().to_string();
+    wait_message(&s, &id, "delivered", |m| {
+        m["Status"] == "delivered" || m["Status"] == "read"
+    });
+}

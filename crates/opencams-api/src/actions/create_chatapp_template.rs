@@ -37,8 +37,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
         .map(|t| t.code.clone())
         .unwrap_or_else(new_code);
     let now = ctx.now_ms();
-    let due = Some(now + ctx.state.config.template_review_delay_ms);
-    let write = write_of(&draft, ctx, &space, &code, due)?;
+    let mut write = write_of(&draft, ctx, &space, &code, None)?;
+    crate::templates::submit(ctx, &draft, &mut write, None).await?;
     // the ChatAppAudit event of the new `auditing` version, written in the same transaction
     let event = audit_event(&write, AuditStatus::Auditing, "");
     let row = match ctx

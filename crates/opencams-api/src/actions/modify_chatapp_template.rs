@@ -31,8 +31,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
     }
     let draft = draft(p, &row.name, &language, category)?;
     let now = ctx.now_ms();
-    let due = Some(now + ctx.state.config.template_review_delay_ms);
-    let write = write_of(&draft, ctx, &space, &row.code, due)?;
+    let mut write = write_of(&draft, ctx, &space, &row.code, None)?;
+    crate::templates::submit(ctx, &draft, &mut write, row.provider_id.as_deref()).await?;
     let event = audit_event_for(&row, AuditStatus::Auditing, "");
     let row = ctx
         .state

@@ -79,8 +79,8 @@ pub(super) fn insert(
     }
     c.execute(
         "INSERT INTO templates (account_id, space_id, code, name, language, category, components, example, audit_status, \
-         message_send_ttl, category_change_paused, product_set_id, review_due_at, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'auditing', ?9, ?10, ?11, ?12, ?13, ?13)",
+         message_send_ttl, category_change_paused, product_set_id, review_due_at, created_at, updated_at, provider_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'auditing', ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
         params![
             t.account_id,
             t.space_id,
@@ -94,7 +94,8 @@ pub(super) fn insert(
             t.category_change_paused as i64,
             t.product_set_id,
             t.review_due_at,
-            now
+            now,
+            t.provider_id
         ],
     )?;
     let id = c.last_insert_rowid();
@@ -113,8 +114,8 @@ pub(super) fn modify(
 ) -> Result<TemplateRow> {
     let n = c.execute(
         "UPDATE templates SET components = ?1, example = ?2, message_send_ttl = ?3, category_change_paused = ?4, \
-         product_set_id = ?5, review_due_at = ?6, audit_status = 'auditing', reason = '', updated_at = ?7 \
-         WHERE id = ?8 AND deleted_at IS NULL",
+         product_set_id = ?5, review_due_at = ?6, audit_status = 'auditing', reason = '', updated_at = ?7, \
+         provider_id = COALESCE(?9, provider_id) WHERE id = ?8 AND deleted_at IS NULL",
         params![
             t.components,
             t.example,
@@ -123,7 +124,8 @@ pub(super) fn modify(
             t.product_set_id,
             t.review_due_at,
             now,
-            id
+            id,
+            t.provider_id
         ],
     )?;
     if n == 0 {

@@ -93,6 +93,12 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
             debug_signatures: args.debug_signatures || file.debug_signatures.unwrap_or(false),
             template_review_delay_ms: review_delay_ms as i64,
         },
+        submitter: Arc::new(crate::embedded_sim::CloudSubmitter {
+            store: store.clone(),
+            cloud: opencams_channels::whatsapp_cloud::WhatsAppCloud::new(
+                std::time::Duration::from_secs(15),
+            )?,
+        }),
         webhooks: WebhookConfig {
             verify_token: args.webhook_verify_token.clone(),
             app_secrets: vec![sim_secret.clone()],

@@ -463,3 +463,84 @@ pub fn fast_server() -> Server {
     ]);
     s
 }
+
+/// A standalone `opencams simulator` process (a stand-in for Meta), killed on drop.
+pub struct StandaloneSim {
+    child: Child,
+    pub addr: String,
+}
+
+impl StandaloneSim {
+    /// Starts one with number `1001:<display>:w1:tok` posting signed webhooks to `webhook_url`.
+    pub fn start(webhook_url: &str, app_secret: &str, display: &str) -> StandaloneSim {
+        let mut child = Command::new(BIN)
+            .args([
+                "simulator",
+                "--listen",
+                "127.0.0.1:0",
+                "--app-secret",
+                app_secret,
+                "--webhook-url",
+                webhook_url,
+                "--number",
+                &format!("1001:{display}:w1:tok:1000"),
+                "--sim-sent-delay-ms",
+                "30",
+                "--sim-delivered-delay-ms",
+                "60",
+                "--sim-read-delay-ms",
+                "90",
+                "--sim-jitter-ms",
+                "5",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn simulator");
+        let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("simulator output");
+        let addr = line
+            .trim()
+            .strip_prefix("opencams simulator listening on http://")
+            .expect("simulator address")
+            .to_string();
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            let _ = reader.read_to_string(&mut sink);
+        });
+        StandaloneSim { child, addr }
+    }
+
+    /// Registers its number with `s` as a `whatsapp-cloud` number.
+    pub fn attach(&self, s: &Server, display: &str, app_secret: &str) {
+        s.cli_json(&[
+            "number",
+            "add",
+            "--account",
+            "default",
+            display,
+            "--channel",
+            "whatsapp-cloud",
+            "--phone-number-id",
+            "1001",
+            "--waba-id",
+            "w1",
+            "--access-token",
+            "tok",
+            "--app-secret",
+            app_secret,
+            "--api-base",
+            &format!("http://{}", self.addr),
+            "--throughput",
+            "1000",
+        ]);
+    }
+}
+
+impl Drop for StandaloneSim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
