@@ -15,10 +15,10 @@ use self::link::{Link, LinkError};
 use self::pdu::{Pdu, ShortMessage};
 use super::{DeliveryReport, Sms, SmsError, SmsSender, SmsSubmitted, encoding};
 
-mod link;
+pub(crate) mod link;
 pub(crate) mod pdu;
 pub mod receipt;
-mod session;
+pub(crate) mod session;
 pub(crate) mod wire;
 
 #[derive(Clone)]

@@ -222,7 +222,7 @@ async fn unbind(shared: &Shared, link: &Link, reader: &mut PduReader<OwnedReadHa
 }
 
 /// Handles one PDU from the SMSC; `Err` ends the connection.
-async fn handle(
+pub(in crate::sms) async fn handle(
     link: &Link,
     pdu: Pdu,
     reports: &mpsc::UnboundedSender<DeliveryReport>,

@@ -66,7 +66,10 @@ fn answer(state: &State, pdu: &Pdu, bound: &mut bool) -> (Vec<Pdu>, bool) {
             let ping = Pdu::new(pdu::ENQUIRE_LINK, 0, state.next_sequence(), Vec::new());
             (vec![reply(0, pdu::encode_id("opencams-test")), ping], false)
         }
-        pdu::UNBIND => (vec![reply(0, Vec::new())], true),
+        pdu::UNBIND => {
+            state.unbinds.fetch_add(1, Ordering::Relaxed);
+            (vec![reply(0, Vec::new())], true)
+        }
         pdu::ENQUIRE_LINK => {
             state.enquire_links.fetch_add(1, Ordering::Relaxed);
             (vec![reply(0, Vec::new())], false)

@@ -58,6 +58,7 @@ struct State {
     binds: AtomicUsize,
     enquire_links: AtomicUsize,
     enquire_link_resps: AtomicUsize,
+    unbinds: AtomicUsize,
     next_id: AtomicU64,
     sequence: AtomicU32,
     /// Cancelled by `drop_connections`, then replaced for the connections that follow.
@@ -95,6 +96,7 @@ impl TestSmsc {
             binds: AtomicUsize::new(0),
             enquire_links: AtomicUsize::new(0),
             enquire_link_resps: AtomicUsize::new(0),
+            unbinds: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             sequence: AtomicU32::new(1),
             connections: Mutex::new(stop.child_token()),
@@ -146,6 +148,11 @@ impl TestSmsc {
     /// enquire_link_resp answers to the SMSC's own enquire_link.
     pub fn enquire_link_resps(&self) -> usize {
         self.state.enquire_link_resps.load(Ordering::Relaxed)
+    }
+
+    /// unbind requests received from clients.
+    pub fn unbinds(&self) -> usize {
+        self.state.unbinds.load(Ordering::Relaxed)
     }
 
     /// Polls `check` until it holds or `timeout` passes; returns whether it held.

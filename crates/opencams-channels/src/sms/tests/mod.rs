@@ -5,4 +5,5 @@
 mod codec;
 mod encoding;
 mod http;
+mod session;
 mod smpp;

@@ -284,6 +284,7 @@ async fn shutdown_unbinds() {
     f.shutdown.cancel();
     tokio::time::timeout(WAIT, f.client.closed()).await.unwrap();
     assert!(!f.client.is_bound());
+    assert_eq!(f.smsc.unbinds(), 1);
     let e = f.client.send(&sms("OpenCams", "late")).await.unwrap_err();
     assert_eq!(e.code, "not_bound");
 }
