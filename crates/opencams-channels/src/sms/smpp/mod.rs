@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use self::link::{Link, LinkError};
 use self::pdu::{Pdu, ShortMessage};
@@ -108,11 +108,14 @@ impl Shared {
 pub struct SmppClient {
     shared: Arc<Shared>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// Ends the session when the client is dropped, so a forgotten client does not stay bound.
+    _stop: DropGuard,
 }
 
 impl SmppClient {
     /// Starts the background session (connect, bind, keep alive, reconnect) and returns at once.
-    /// Must be called inside a tokio runtime. The session unbinds and ends when `shutdown` fires.
+    /// Must be called inside a tokio runtime. The session unbinds and ends when `shutdown` fires
+    /// or the client is dropped.
     pub fn start(
         cfg: SmppConfig,
         reports: mpsc::UnboundedSender<DeliveryReport>,
@@ -125,10 +128,12 @@ impl SmppClient {
             concat_reference: AtomicU8::new(0),
             last_error: Mutex::new(None),
         });
-        let task = tokio::spawn(session::run(shared.clone(), reports, shutdown));
+        let stop = shutdown.child_token();
+        let task = tokio::spawn(session::run(shared.clone(), reports, stop.clone()));
         Arc::new(Self {
             shared,
             task: Mutex::new(Some(task)),
+            _stop: stop.drop_guard(),
         })
     }
 

@@ -288,3 +288,10 @@ async fn shutdown_unbinds() {
     let e = f.client.send(&sms("OpenCams", "late")).await.unwrap_err();
     assert_eq!(e.code, "not_bound");
 }
+
+#[tokio::test]
+async fn dropping_the_client_unbinds() {
+    let f = fixture().await;
+    drop(f.client);
+    assert!(f.smsc.wait_until(WAIT, |s| s.unbinds() == 1).await);
+}
