@@ -5,6 +5,7 @@
 pub mod channel;
 pub mod ids;
 pub mod simulator;
+pub mod sms;
 pub mod whatsapp_cloud;
 
 pub use channel::{Channel, NumberConfig, SendError, Sent};
