@@ -317,6 +317,26 @@ pub fn outbound_row(
     }
 }
 
+/// The events a freshly accepted row starts with: Failed (refused at verification under
+/// `sentFailed`), and FallbackScheduled when a FallBackDuration timer runs.
+pub fn accepted_events(row: &MessageRow) -> Vec<opencams_store::NewEvent> {
+    let mut out = Vec::new();
+    if row.status == "failed" {
+        out.push(failed_event(row));
+    }
+    if let (Some(policy), Some(secs)) = (&row.fallback_id, row.fallback_duration) {
+        let desc = format!("SMS fallback by policy {policy} in {secs} s unless delivered");
+        out.push(opencams_dispatch::fallback::fallback_event(
+            row,
+            "FallbackScheduled",
+            desc,
+            None,
+            row.created_at,
+        ));
+    }
+    out
+}
+
 /// The Failed status event of a message refused at verification under `sentFailed`.
 pub fn failed_event(row: &MessageRow) -> opencams_store::NewEvent {
     let err = (

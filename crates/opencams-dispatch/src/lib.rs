@@ -4,6 +4,7 @@
 //! parse client requests.
 
 pub mod events;
+pub mod fallback;
 pub mod limits;
 pub mod render;
 pub mod review;

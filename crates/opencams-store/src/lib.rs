@@ -179,6 +179,36 @@ pub trait Store: Send + Sync {
     /// Deletes a policy; `Conflict` while messages waiting for a fallback still name it.
     async fn delete_policy(&self, account_id: i64, id: &str, now: i64) -> Result<()>;
 
+    // SMS fallback timers (created with the message when it names a FallBackId)
+    /// Claims fallbacks that must be decided now: due timers, armed ones whose message failed or
+    /// expired, active ones whose message was delivered (to cancel), lapsed leases.
+    async fn claim_fallbacks(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(FallbackRow, MessageRow)>>;
+    /// Settles a claimed fallback if `owner` still holds it; appends `events`.
+    async fn settle_fallback(
+        &self,
+        message_id: &str,
+        owner: &str,
+        outcome: FallbackOutcome,
+        events: Vec<NewEvent>,
+        now: i64,
+    ) -> Result<bool>;
+    /// Records an SMS delivery report; returns the fallback and its message when the id is ours
+    /// and the fallback was still `sent` (a report changes it once).
+    async fn fallback_report(
+        &self,
+        sms_id: &str,
+        delivered: bool,
+        events: EventsFor,
+        now: i64,
+    ) -> Result<Option<(FallbackRow, MessageRow)>>;
+    async fn fallback(&self, message_id: &str) -> Result<Option<FallbackRow>>;
+
     /// Finishes queued writes and closes the database cleanly.
     async fn close(&self);
 }

@@ -310,3 +310,33 @@ pub struct StatusUpdate {
     pub error_code: Option<String>,
     pub error_description: Option<String>,
 }
+
+/// A message's SMS fallback: `armed` (fires when the message fails), `scheduled` (fires at
+/// `due_at` unless delivered), `cancelled`, `sent`, `delivered`, `failed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FallbackRow {
+    pub message_id: String,
+    pub account_id: i64,
+    pub policy_id: String,
+    pub state: String,
+    pub due_at: Option<i64>,
+    pub attempts: i64,
+    pub sms_ids: Vec<String>,
+    pub text: Option<String>,
+    pub error: Option<String>,
+    pub updated_at: i64,
+}
+
+/// How a claimed fallback ended (or when to try again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FallbackOutcome {
+    pub state: String,
+    pub due_at: Option<i64>,
+    pub sms_ids: Vec<String>,
+    pub text: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Builds the events of a change from the rows it touched (kept in the store's transaction).
+pub type EventsFor =
+    Box<dyn for<'a> FnOnce(&'a FallbackRow, &'a MessageRow) -> Vec<NewEvent> + Send + 'static>;

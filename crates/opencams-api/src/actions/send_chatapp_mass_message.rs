@@ -8,7 +8,7 @@ use opencams_protocol::{CamsError, Code};
 use serde_json::{Map, Value};
 
 use crate::context::{Ctx, internal};
-use crate::send::{envelope, failed_event, outbound_row, resolve_template, template_body};
+use crate::send::{accepted_events, envelope, outbound_row, resolve_template, template_body};
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
     let p = ctx.params;
@@ -67,9 +67,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
             failed.as_ref(),
             now,
         );
-        if row.status == "failed" {
-            events.push(failed_event(&row));
-        }
+        events.extend(accepted_events(&row));
         rows.push(row);
     }
     ctx.state

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::context::{Ctx, internal};
 use crate::send::{
-    check_window, envelope, failed_event, message_body, outbound_row, resolve_template,
+    accepted_events, check_window, envelope, message_body, outbound_row, resolve_template,
     template_body,
 };
 
@@ -132,11 +132,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
             )
         }
     };
-    let events = if row.status == "failed" {
-        vec![failed_event(&row)]
-    } else {
-        vec![]
-    };
+    let events = accepted_events(&row);
     let message_id = row.id.clone();
     ctx.state
         .store

@@ -657,6 +657,48 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn claim_fallbacks(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(FallbackRow, MessageRow)>> {
+        let owner = owner.to_string();
+        self.write(move |c, _| super::fallbacks::claim(c, &owner, now, lease_ms, limit))
+            .await
+    }
+
+    async fn settle_fallback(
+        &self,
+        message_id: &str,
+        owner: &str,
+        outcome: FallbackOutcome,
+        events: Vec<NewEvent>,
+        now: i64,
+    ) -> Result<bool> {
+        let (id, owner) = (message_id.to_string(), owner.to_string());
+        self.write(move |c, _| super::fallbacks::settle(c, &id, &owner, &outcome, &events, now))
+            .await
+    }
+
+    async fn fallback_report(
+        &self,
+        sms_id: &str,
+        delivered: bool,
+        events: EventsFor,
+        now: i64,
+    ) -> Result<Option<(FallbackRow, MessageRow)>> {
+        let sms_id = sms_id.to_string();
+        self.write(move |c, _| super::fallbacks::report(c, &sms_id, delivered, events, now))
+            .await
+    }
+
+    async fn fallback(&self, message_id: &str) -> Result<Option<FallbackRow>> {
+        let id = message_id.to_string();
+        self.read(move |c, _| super::fallbacks::get(c, &id)).await
+    }
+
     async fn close(&self) {
         self.shutdown();
     }

@@ -88,6 +88,7 @@ pub(super) fn insert_all(
         if m.direction == "out" && m.status == "accepted" {
             enqueue.execute(params![m.id, m.created_at])?;
         }
+        super::fallbacks::create_for(c, m)?;
     }
     for e in events {
         super::templates::insert_event(c, e, messages.first().map_or(0, |m| m.created_at))?;

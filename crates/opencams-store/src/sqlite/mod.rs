@@ -2,6 +2,7 @@
 //! one group-commit writer thread and a small pool of reader connections.
 
 mod accounts;
+mod fallbacks;
 mod messages;
 mod policies;
 mod schema;

@@ -71,8 +71,8 @@ pub(super) fn select(
 
 pub(super) fn delete(c: &Connection, account_id: i64, id: &str, now: i64) -> Result<()> {
     let waiting: i64 = c.query_row(
-        "SELECT COUNT(*) FROM messages WHERE account_id = ?1 AND fallback_id = ?2 \
-         AND status IN ('accepted', 'sent', 'failed')",
+        "SELECT COUNT(*) FROM fallbacks WHERE account_id = ?1 AND policy_id = ?2 \
+         AND state IN ('armed', 'scheduled', 'sending')",
         params![account_id, id],
         |r| r.get(0),
     )?;

@@ -163,6 +163,31 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account_id, id)
     );
     "#,
+    // 4: reserved for callback delivery (receipts)
+    "",
+    // 5: fallback timers and the SMS ids they sent
+    r#"
+    CREATE TABLE fallbacks (
+        message_id TEXT PRIMARY KEY,
+        account_id INTEGER NOT NULL,
+        policy_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        due_at INTEGER,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        sms_ids TEXT,
+        text TEXT,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX fallbacks_active ON fallbacks(state, due_at);
+    CREATE TABLE fallback_sms (
+        sms_id TEXT PRIMARY KEY,
+        message_id TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub(crate) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {

@@ -135,6 +135,27 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
             ..Default::default()
         },
     )?;
+    // SMS fallback: timers decided by a worker, SMSC receipts mapped back
+    let (reports_tx, reports_rx) = tokio::sync::mpsc::unbounded_channel();
+    let fallbacks = Arc::new(opencams_dispatch::fallback::FallbackWorker {
+        store: store.clone(),
+        clock: state.clock.clone(),
+        senders: opencams_dispatch::fallback::PolicySenders::new(reports_tx, workers.clone()),
+        owner: format!(
+            "fallback-{}-{}",
+            std::process::id(),
+            opencams_protocol::envelope::nonce()
+        ),
+        lease_ms: args.lease_ms.max(1000),
+        retry_base_ms: args.retry_base_ms.max(1),
+        poll_ms: 100,
+    });
+    let fallback_task = tokio::spawn(fallbacks.run(workers.clone()));
+    tokio::spawn(opencams_dispatch::fallback::receive_reports(
+        store.clone(),
+        state.clock.clone(),
+        reports_rx,
+    ));
     let dispatch_stop = CancellationToken::new();
     let dispatch =
         (!args.dispatch_paused).then(|| tokio::spawn(dispatcher.run(dispatch_stop.clone())));
@@ -164,6 +185,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
     // the router (and with it the nonce sender) is gone: let the workers drain, then close
     workers.cancel();
     let _ = reviews.await;
+    let _ = fallback_task.await;
     let _ = nonce_task.await;
     store.close().await;
     tracing::info!("opencams stopped cleanly");

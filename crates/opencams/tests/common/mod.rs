@@ -544,3 +544,24 @@ impl Drop for StandaloneSim {
         let _ = self.child.wait();
     }
 }
+
+/// Like `wait_message`, with a chosen deadline.
+pub fn wait_message_for(
+    s: &Server,
+    id: &str,
+    limit: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let m = s.cli_json(&["message", "show", id]);
+        if pred(&m) {
+            return m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "message {id} never reached the expected state: {m}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

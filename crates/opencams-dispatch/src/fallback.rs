@@ -1,0 +1,392 @@
+//! SMS fallback (cams-api.md §3.1.4): a message that names a FallBackId gets a durable fallback
+//! row. With FallBackDuration it fires when no delivered receipt has come by then; without, when
+//! the message fails. A delivered receipt before that cancels it; after the SMS went out it
+//! changes nothing. Rows are claimed with a lease, so one fires once even with several workers
+//! and across restarts. Every step (scheduled, cancelled, sent, delivered, failed) is a status
+//! event on the message.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opencams_channels::sms::http::{HttpSms, HttpSmsConfig};
+use opencams_channels::sms::smpp::{SmppClient, SmppConfig};
+use opencams_channels::sms::{DeliveryReport, Sms, SmsError, SmsSender};
+use opencams_domain::Clock;
+use opencams_domain::template::{self, Category};
+use opencams_store::{FallbackOutcome, FallbackRow, MessageRow, NewEvent, Policy, Store};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{status_event, status_record};
+use crate::render::{TemplateView, text_of};
+
+/// A fallback step as a ChatAppStatus event.
+pub fn fallback_event(
+    m: &MessageRow,
+    status: &str,
+    description: String,
+    error: Option<(&str, &str)>,
+    at: i64,
+) -> NewEvent {
+    let mut rec = status_record(m, status, error, at);
+    rec.status_description = description;
+    status_event(m, &rec)
+}
+
+/// SMS connections per policy, opened on first use and kept.
+pub struct PolicySenders {
+    senders: Mutex<HashMap<(i64, String), Arc<dyn SmsSender>>>,
+    reports: mpsc::UnboundedSender<DeliveryReport>,
+    shutdown: CancellationToken,
+}
+
+impl PolicySenders {
+    pub fn new(
+        reports: mpsc::UnboundedSender<DeliveryReport>,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            senders: Mutex::new(HashMap::new()),
+            reports,
+            shutdown,
+        })
+    }
+
+    fn sender(&self, p: &Policy) -> Result<Arc<dyn SmsSender>, SmsError> {
+        let key = (p.account_id, p.id.clone());
+        if let Some(s) = self.senders.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(s);
+        }
+        let bad = |why: &str| SmsError {
+            code: "policy".into(),
+            description: format!("policy {}: {why}", p.id),
+            retryable: false,
+        };
+        let conn: Value = serde_json::from_str(p.connection.expose())
+            .map_err(|_| bad("the connection is not valid"))?;
+        let s: Arc<dyn SmsSender> = match conn["kind"].as_str() {
+            Some("smpp") => {
+                let cfg = SmppConfig::new(
+                    conn["address"].as_str().unwrap_or_default(),
+                    conn["system_id"].as_str().unwrap_or_default(),
+                    conn["password"].as_str().unwrap_or_default(),
+                );
+                SmppClient::start(cfg, self.reports.clone(), self.shutdown.clone())
+            }
+            Some("http") => {
+                let cfg = HttpSmsConfig {
+                    url: conn["url"].as_str().unwrap_or_default().to_string(),
+                    token: conn["token"].as_str().map(String::from),
+                };
+                Arc::new(
+                    HttpSms::new(cfg, Duration::from_secs(10)).map_err(|e| bad(&e.to_string()))?,
+                )
+            }
+            _ => return Err(bad("unknown connection kind")),
+        };
+        if let Ok(mut m) = self.senders.lock() {
+            m.insert(key, s.clone());
+        }
+        Ok(s)
+    }
+}
+
+pub struct FallbackWorker {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub senders: Arc<PolicySenders>,
+    pub owner: String,
+    pub lease_ms: i64,
+    pub retry_base_ms: i64,
+    pub poll_ms: u64,
+}
+
+impl FallbackWorker {
+    /// Decides due fallbacks until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let claimed = match self
+                .store
+                .claim_fallbacks(&self.owner, self.clock.now_ms(), self.lease_ms, 64)
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming fallbacks failed");
+                    Vec::new()
+                }
+            };
+            let idle = claimed.is_empty();
+            let mut tasks = tokio::task::JoinSet::new();
+            for (f, m) in claimed {
+                let me = self.clone();
+                tasks.spawn(async move { me.decide(f, m).await });
+            }
+            while tasks.join_next().await.is_some() {}
+            if idle {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(self.poll_ms)) => {}
+                }
+            }
+        }
+    }
+
+    async fn settle(&self, f: &FallbackRow, outcome: FallbackOutcome, events: Vec<NewEvent>) {
+        let now = self.clock.now_ms();
+        match self
+            .store
+            .settle_fallback(&f.message_id, &self.owner, outcome, events, now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(message = %f.message_id, "fallback lease lost before settling")
+            }
+            Err(e) => {
+                tracing::error!(message = %f.message_id, error = %e, "settling a fallback failed")
+            }
+        }
+    }
+
+    fn outcome(
+        state: &str,
+        due_at: Option<i64>,
+        ids: Vec<String>,
+        text: Option<String>,
+        error: Option<String>,
+    ) -> FallbackOutcome {
+        FallbackOutcome {
+            state: state.into(),
+            due_at,
+            sms_ids: ids,
+            text,
+            error,
+        }
+    }
+
+    async fn text(&self, m: &MessageRow) -> String {
+        if let Some(t) = m.fallback_content.clone().filter(|t| !t.is_empty()) {
+            return t;
+        }
+        if m.send_type == "template" {
+            let rows = self
+                .store
+                .templates_by_code(&m.space_id, m.template_code.as_deref().unwrap_or(""))
+                .await
+                .unwrap_or_default();
+            let lang = m.language.clone().unwrap_or_default();
+            if let Some(r) = rows.iter().find(|r| r.language == lang) {
+                if let (Ok(components), Ok(category)) = (
+                    template::parse_components(&r.components),
+                    Category::parse(&r.category),
+                ) {
+                    let view = TemplateView {
+                        name: &r.name,
+                        language: &r.language,
+                        category,
+                        components: &components,
+                    };
+                    return text_of(m, Some(&view));
+                }
+            }
+            return String::new();
+        }
+        text_of(m, None)
+    }
+
+    async fn decide(&self, f: FallbackRow, m: MessageRow) {
+        let now = self.clock.now_ms();
+        if matches!(m.status.as_str(), "delivered" | "read") {
+            let ev = fallback_event(
+                &m,
+                "FallbackCancelled",
+                "delivered before the fallback was due".into(),
+                None,
+                now,
+            );
+            return self
+                .settle(
+                    &f,
+                    Self::outcome("cancelled", None, vec![], None, None),
+                    vec![ev],
+                )
+                .await;
+        }
+        if f.state == "armed" && !matches!(m.status.as_str(), "failed" | "expired") {
+            return self
+                .settle(&f, Self::outcome("armed", None, vec![], None, None), vec![])
+                .await;
+        }
+        let text = self.text(&m).await;
+        let policy = match self.store.policy(m.account_id, &f.policy_id).await {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                let ev = fallback_event(
+                    &m,
+                    "FallbackFailed",
+                    format!("policy {} no longer exists", f.policy_id),
+                    Some(("policy", "deleted")),
+                    now,
+                );
+                return self
+                    .settle(
+                        &f,
+                        Self::outcome(
+                            "failed",
+                            None,
+                            vec![],
+                            Some(text),
+                            Some("policy deleted".into()),
+                        ),
+                        vec![ev],
+                    )
+                    .await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading a policy failed");
+                let retry = Some(now + self.retry_base_ms);
+                return self
+                    .settle(
+                        &f,
+                        Self::outcome("scheduled", retry, vec![], None, Some(e.to_string())),
+                        vec![],
+                    )
+                    .await;
+            }
+        };
+        if text.trim().is_empty() {
+            let ev = fallback_event(
+                &m,
+                "FallbackFailed",
+                "there is no text to send".into(),
+                Some(("empty", "no text")),
+                now,
+            );
+            return self
+                .settle(
+                    &f,
+                    Self::outcome("failed", None, vec![], None, Some("empty text".into())),
+                    vec![ev],
+                )
+                .await;
+        }
+        let sms = Sms {
+            from: policy.sender_id.clone(),
+            to: m.recipient.clone(),
+            text: text.clone(),
+            reference: m.id.clone(),
+        };
+        let sent = match self.senders.sender(&policy) {
+            Ok(s) => s.send(&sms).await,
+            Err(e) => Err(e),
+        };
+        let now = self.clock.now_ms();
+        match sent {
+            Ok(sub) => {
+                let desc = format!(
+                    "SMS sent through policy {} in {} part(s)",
+                    policy.id, sub.parts
+                );
+                let ev = fallback_event(&m, "FallbackSent", desc, None, now);
+                self.settle(
+                    &f,
+                    Self::outcome("sent", None, sub.ids, Some(text), None),
+                    vec![ev],
+                )
+                .await;
+            }
+            Err(e) if e.retryable && f.attempts < 12 => {
+                let wait = crate::worker::backoff_ms(f.attempts, self.retry_base_ms, 10 * 60_000);
+                tracing::info!(message = %m.id, error = %e, "SMS fallback failed; retrying");
+                self.settle(
+                    &f,
+                    Self::outcome(
+                        "scheduled",
+                        Some(now + wait),
+                        vec![],
+                        Some(text),
+                        Some(e.to_string()),
+                    ),
+                    vec![],
+                )
+                .await;
+            }
+            Err(e) => {
+                let ev = fallback_event(
+                    &m,
+                    "FallbackFailed",
+                    format!("SMS not sent: {}", e.description),
+                    Some((&e.code, &e.description)),
+                    now,
+                );
+                self.settle(
+                    &f,
+                    Self::outcome("failed", None, vec![], Some(text), Some(e.to_string())),
+                    vec![ev],
+                )
+                .await;
+            }
+        }
+    }
+}
+
+fn report_events(
+    delivered: bool,
+    stat: String,
+    err: String,
+    now: i64,
+) -> opencams_store::EventsFor {
+    Box::new(move |_f: &FallbackRow, m: &MessageRow| {
+        if delivered {
+            vec![fallback_event(
+                m,
+                "FallbackDelivered",
+                "the SMS was delivered".into(),
+                None,
+                now,
+            )]
+        } else {
+            vec![fallback_event(
+                m,
+                "FallbackFailed",
+                format!("the SMS was not delivered ({stat})"),
+                Some((&stat, &err)),
+                now,
+            )]
+        }
+    })
+}
+
+/// Maps SMSC delivery reports back to their fallbacks until the channel closes.
+pub async fn receive_reports(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    mut rx: mpsc::UnboundedReceiver<DeliveryReport>,
+) {
+    while let Some(r) = rx.recv().await {
+        let store = store.clone();
+        let clock = clock.clone();
+        tokio::spawn(async move {
+            // a report can overtake the settlement that records the SMS id: retry briefly
+            for _ in 0..50 {
+                let events =
+                    report_events(r.delivered, r.stat.clone(), r.err.clone(), clock.now_ms());
+                match store
+                    .fallback_report(&r.id, r.delivered, events, clock.now_ms())
+                    .await
+                {
+                    Ok(Some(_)) => return,
+                    Ok(None) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "recording a delivery report failed");
+                        return;
+                    }
+                }
+            }
+            tracing::debug!(sms = %r.id, "a delivery report for no pending fallback");
+        });
+    }
+}
