@@ -178,19 +178,19 @@ impl FallbackWorker {
                 .await
                 .unwrap_or_default();
             let lang = m.language.clone().unwrap_or_default();
-            if let Some(r) = rows.iter().find(|r| r.language == lang) {
-                if let (Ok(components), Ok(category)) = (
+            if let Some(r) = rows.iter().find(|r| r.language == lang)
+                && let (Ok(components), Ok(category)) = (
                     template::parse_components(&r.components),
                     Category::parse(&r.category),
-                ) {
-                    let view = TemplateView {
-                        name: &r.name,
-                        language: &r.language,
-                        category,
-                        components: &components,
-                    };
-                    return text_of(m, Some(&view));
-                }
+                )
+            {
+                let view = TemplateView {
+                    name: &r.name,
+                    language: &r.language,
+                    category,
+                    components: &components,
+                };
+                return text_of(m, Some(&view));
             }
             return String::new();
         }
