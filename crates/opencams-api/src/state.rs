@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use opencams_domain::{Clock, IdGenerator};
-use opencams_store::{Number, Store, TemplateRow};
+use opencams_store::{Number, Space, Store, TemplateRow};
 
 use crate::cache::TtlCache;
 
@@ -44,6 +44,8 @@ pub struct AppState {
     pub ids: IdGenerator,
     /// Sender numbers by phone (a miss is cached too).
     pub numbers: TtlCache<String, Option<Number>>,
+    /// Spaces by id (a miss is cached too).
+    pub spaces: TtlCache<String, Option<Space>>,
     /// Template versions by (space, code or name).
     pub templates: TtlCache<(String, String), Vec<TemplateRow>>,
     pub clock: Arc<dyn Clock>,

@@ -83,6 +83,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         store: store.clone(),
         ids: IdGenerator::new(process_id_prefix()),
         numbers: TtlCache::new(std::time::Duration::from_secs(2)),
+        spaces: TtlCache::new(std::time::Duration::from_secs(2)),
         templates: TtlCache::new(std::time::Duration::from_secs(1)),
         clock,
         principals: PrincipalCache::default(),
