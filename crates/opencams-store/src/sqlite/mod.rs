@@ -4,6 +4,7 @@
 mod accounts;
 mod messages;
 mod policies;
+mod receipts;
 mod schema;
 mod templates;
 mod writer;
