@@ -83,7 +83,10 @@ pub fn destinations(settings: &[WebhookSetting], phone: &str) -> Destinations {
     Destinations {
         status_url: pick(|s| &s.status_url),
         up_url: pick(|s| &s.up_url),
-        queue: number.or(space).is_some_and(|s| s.queue_flag),
+        queue: number
+            .and_then(|n| n.queue_flag)
+            .or_else(|| space.and_then(|s| s.queue_flag))
+            .unwrap_or(false),
     }
 }
 

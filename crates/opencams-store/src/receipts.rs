@@ -18,8 +18,10 @@ pub struct WebhookSetting {
     pub account_id: i64,
     pub status_url: Option<String>,
     pub up_url: Option<String>,
-    pub http_flag: bool,
-    pub queue_flag: bool,
+    /// `None`: not set at this level (a number inherits its space's; the default is HTTP on).
+    pub http_flag: Option<bool>,
+    /// `None`: not set at this level (the default is off).
+    pub queue_flag: Option<bool>,
     pub updated_at: i64,
 }
 

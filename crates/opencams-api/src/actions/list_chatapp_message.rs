@@ -106,6 +106,18 @@ fn content(m: &MessageRow) -> String {
     }
 }
 
+/// `<code>:<description>`, as ChatAppStatus's ErrorDescription reads.
+fn fail_reason(m: &MessageRow) -> String {
+    if m.status != "failed" && m.status != "expired" {
+        return String::new();
+    }
+    let desc = m.error_description.as_deref().unwrap_or("");
+    match m.error_code.as_deref() {
+        Some(code) if !code.is_empty() && !desc.starts_with(code) => format!("{code}:{desc}"),
+        _ => desc.to_string(),
+    }
+}
+
 fn data(m: &MessageRow) -> Value {
     let up = m.direction == "in";
     let (status, status_name) = STATUSES
@@ -142,7 +154,7 @@ fn data(m: &MessageRow) -> Value {
         "LanguageCode": m.language.clone().unwrap_or_default(),
         "SendTime": send_time,
         "Month": month,
-        "FailReason": if m.status == "failed" || m.status == "expired" { m.error_description.clone().unwrap_or_default() } else { String::new() },
+        "FailReason": fail_reason(m),
         "FailBackFlag": if fallback { "Y" } else { "N" },
         "FailBackContent": m.fallback_content.clone().unwrap_or_default(),
     })

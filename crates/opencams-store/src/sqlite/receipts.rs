@@ -27,8 +27,8 @@ fn setting_row(r: &Row<'_>) -> rusqlite::Result<WebhookSetting> {
         account_id: r.get(2)?,
         status_url: r.get(3)?,
         up_url: r.get(4)?,
-        http_flag: r.get::<_, i64>(5)? != 0,
-        queue_flag: r.get::<_, i64>(6)? != 0,
+        http_flag: r.get::<_, Option<i64>>(5)?.map(|f| f != 0),
+        queue_flag: r.get::<_, Option<i64>>(6)?.map(|f| f != 0),
         updated_at: r.get(7)?,
     })
 }
@@ -140,8 +140,9 @@ fn destination(c: &Connection, e: &EventRef) -> Result<Option<String>> {
     };
     let http = number
         .as_ref()
-        .or(space.as_ref())
-        .is_some_and(|s| s.http_flag);
+        .and_then(|n| n.http_flag)
+        .or_else(|| space.as_ref().and_then(|s| s.http_flag))
+        .unwrap_or(true);
     if !http {
         return Ok(None);
     }

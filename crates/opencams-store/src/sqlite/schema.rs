@@ -173,8 +173,8 @@ const MIGRATIONS: &[&str] = &[
         account_id INTEGER NOT NULL,
         status_url TEXT,
         up_url TEXT,
-        http_flag INTEGER NOT NULL DEFAULT 1,
-        queue_flag INTEGER NOT NULL DEFAULT 0,
+        http_flag INTEGER,
+        queue_flag INTEGER,
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (space_id, phone)
     ) WITHOUT ROWID;
