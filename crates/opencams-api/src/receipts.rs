@@ -50,7 +50,9 @@ pub async fn business_number(
         Some(n) if n.account_id == ctx.account_id() && n.space_id == space.id => Ok(n),
         Some(n) if n.account_id != ctx.account_id() => Err(CamsError::new(
             Code::UnknownResourceOwnerId,
-            format!("The resource does not belong to the current user: {param} {phone} is not a number of this account."),
+            format!(
+                "The resource does not belong to the current user: {param} {phone} is not a number of this account."
+            ),
         )),
         _ => Err(CamsError::new(
             Code::PhoneNumberError,

@@ -127,8 +127,7 @@ pub trait ReceiptStore: Send + Sync {
     async fn route_events(&self, limit: u32, now: i64) -> Result<usize>;
     /// Routes again every event created at or after `since_ms` (of one account or all); events
     /// still pending are not doubled. Returns how many deliveries were enqueued.
-    async fn replay_events(&self, since_ms: i64, account_id: Option<i64>, now: i64)
-    -> Result<u64>;
+    async fn replay_events(&self, since_ms: i64, account_id: Option<i64>, now: i64) -> Result<u64>;
     /// Leases up to `limit` enabled, due endpoints with pending records to `owner` until
     /// `now + lease_ms`, each with up to `batch` of its oldest records.
     async fn claim_endpoints(

@@ -19,13 +19,21 @@ pub struct CallbackArgs {
     #[arg(long, env = "OPENCAMS_CALLBACK_RETRY_BASE_MS", default_value_t = 5_000)]
     pub callback_retry_base_ms: i64,
     /// Longest callback retry delay in ms
-    #[arg(long, env = "OPENCAMS_CALLBACK_RETRY_MAX_MS", default_value_t = 3_600_000)]
+    #[arg(
+        long,
+        env = "OPENCAMS_CALLBACK_RETRY_MAX_MS",
+        default_value_t = 3_600_000
+    )]
     pub callback_retry_max_ms: i64,
     /// Disable an endpoint after this many consecutive failed attempts…
     #[arg(long, env = "OPENCAMS_CALLBACK_DISABLE_AFTER", default_value_t = 10)]
     pub callback_disable_after: i64,
     /// …spanning at least this many ms
-    #[arg(long, env = "OPENCAMS_CALLBACK_DISABLE_SPAN_MS", default_value_t = 86_400_000)]
+    #[arg(
+        long,
+        env = "OPENCAMS_CALLBACK_DISABLE_SPAN_MS",
+        default_value_t = 86_400_000
+    )]
     pub callback_disable_span_ms: i64,
     /// How long a receiver may take to answer, ms
     #[arg(long, env = "OPENCAMS_CALLBACK_TIMEOUT_MS", default_value_t = 5_000)]

@@ -69,7 +69,8 @@ impl Receiver {
             .iter()
             .filter(|g| (200..300).contains(&g.answered))
             .flat_map(|g| {
-                serde_json::from_str::<Vec<Value>>(&g.body).unwrap_or_else(|e| panic!("body is not a JSON array ({e}): {}", g.body))
+                serde_json::from_str::<Vec<Value>>(&g.body)
+                    .unwrap_or_else(|e| panic!("body is not a JSON array ({e}): {}", g.body))
             })
             .collect()
     }
@@ -206,7 +207,15 @@ fn assert_signed(r: &Receiver, secret: &str) {
         )
         .unwrap_or_else(|e| panic!("bad signature ({e}) on {g:?}"));
         assert!(
-            opencams_protocol::callback_sign::verify(&["not-the-secret"], &g.timestamp, &g.signature, g.body.as_bytes(), now_secs(), 300).is_err()
+            opencams_protocol::callback_sign::verify(
+                &["not-the-secret"],
+                &g.timestamp,
+                &g.signature,
+                g.body.as_bytes(),
+                now_secs(),
+                300
+            )
+            .is_err()
         );
     }
 }
@@ -247,13 +256,35 @@ fn statuses_inbound_and_audits_arrive_signed_and_in_order() {
         "update_phone_webhook",
         json!({"CustSpaceId": s.space, "PhoneNumber": FROM, "UpCallbackUrl": up_rx.url("/up"), "HttpFlag": "Y"}),
     ));
-    let q = s.sdk1("query_chatapp_phone_numbers", json!({"CustSpaceId": s.space}));
+    let q = s.sdk1(
+        "query_chatapp_phone_numbers",
+        json!({"CustSpaceId": s.space}),
+    );
     let n = &q["body"]["PhoneNumbers"][0];
-    assert_eq!(n["StatusCallbackUrl"], status_rx.url("/status").as_str(), "{q}");
+    assert_eq!(
+        n["StatusCallbackUrl"],
+        status_rx.url("/status").as_str(),
+        "{q}"
+    );
     assert_eq!(n["UpCallbackUrl"], up_rx.url("/up").as_str(), "{q}");
-    assert!(n["StatusQueue"].as_str().unwrap().starts_with("Alicom-Queue-"), "{q}");
-    assert!(n["StatusQueue"].as_str().unwrap().ends_with("-ChatAppStatus"), "{q}");
-    assert!(n["UpQueue"].as_str().unwrap().ends_with("-ChatAppInbound"), "{q}");
+    assert!(
+        n["StatusQueue"]
+            .as_str()
+            .unwrap()
+            .starts_with("Alicom-Queue-"),
+        "{q}"
+    );
+    assert!(
+        n["StatusQueue"]
+            .as_str()
+            .unwrap()
+            .ends_with("-ChatAppStatus"),
+        "{q}"
+    );
+    assert!(
+        n["UpQueue"].as_str().unwrap().ends_with("-ChatAppInbound"),
+        "{q}"
+    );
 
     // template review results go to the space's status URL
     let code = approved_template(&s, "order_update");
@@ -266,7 +297,8 @@ fn statuses_inbound_and_audits_arrive_signed_and_in_order() {
     let id = send(&s, template_to(&code, "8613900000000", "task-1"));
     let failed = send(&s, template_to(&code, "8613900000002", "task-2"));
     let recs = status_rx.wait("Sent, Delivered, Read", 30, |recs| {
-        statuses_of(recs, &id).len() >= 3 && statuses_of(recs, &failed).contains(&"Failed".to_string())
+        statuses_of(recs, &id).len() >= 3
+            && statuses_of(recs, &failed).contains(&"Failed".to_string())
     });
     std::thread::sleep(Duration::from_millis(500)); // nothing more may follow
     let recs = {
@@ -291,7 +323,14 @@ fn statuses_inbound_and_audits_arrive_signed_and_in_order() {
 
     // inbound messages go to the number's UpCallbackUrl
     s.cli_json(&[
-        "simulate", "inbound", "--from", "8613900000077", "--to", FROM, "--text", "hi there",
+        "simulate",
+        "inbound",
+        "--from",
+        "8613900000077",
+        "--to",
+        FROM,
+        "--text",
+        "hi there",
     ]);
     let up = up_rx.wait("the inbound message", 15, |recs| !recs.is_empty());
     assert_eq!(up[0]["From"], "8613900000077");
@@ -299,7 +338,12 @@ fn statuses_inbound_and_audits_arrive_signed_and_in_order() {
     assert_eq!(up[0]["Type"], "TEXT");
     assert_eq!(up[0]["Message"], "hi there");
     assert_eq!(up[0]["CustSpaceId"], s.space.as_str());
-    assert!(status_rx.accepted().iter().all(|r| r.get("NoticeType").is_none()));
+    assert!(
+        status_rx
+            .accepted()
+            .iter()
+            .all(|r| r.get("NoticeType").is_none())
+    );
 
     let secret = signing_secret(&s);
     assert!(secret.len() >= 32, "{secret}");
@@ -340,11 +384,19 @@ fn a_failing_receiver_gets_everything_later_in_order_across_a_restart() {
         ids.iter().all(|id| statuses_of(recs, id).len() >= 3)
     });
     for id in &ids {
-        assert_eq!(statuses_of(&recs, id), ["Sent", "Delivered", "Read"], "{id}");
+        assert_eq!(
+            statuses_of(&recs, id),
+            ["Sent", "Delivered", "Read"],
+            "{id}"
+        );
     }
     // batches: fewer requests than records once the receiver is back
     let ok_posts = rx.all().iter().filter(|g| g.answered == 200).count();
-    assert!(ok_posts < recs.len(), "{ok_posts} posts for {} records", recs.len());
+    assert!(
+        ok_posts < recs.len(),
+        "{ok_posts} posts for {} records",
+        recs.len()
+    );
     assert_signed(&rx, &signing_secret(&s));
     let ep = endpoint_status(&s, &rx.url("/cb"));
     assert_eq!(ep["Pending"], 0, "{ep}");
@@ -378,7 +430,10 @@ fn a_silent_receiver_is_disabled_then_catches_up_after_enable_and_replay() {
     assert!(reason.contains("consecutive failed attempts"), "{reason}");
     assert!(ep["ConsecutiveFailures"].as_i64().unwrap() >= 3, "{ep}");
     let (_, human, _) = s.cli(&["webhook", "status"]);
-    assert!(human.contains("DISABLED") && human.contains(&url), "{human}");
+    assert!(
+        human.contains("DISABLED") && human.contains(&url),
+        "{human}"
+    );
 
     // disabled: no more attempts, even once the receiver is back
     rx.set(200);
@@ -387,7 +442,9 @@ fn a_silent_receiver_is_disabled_then_catches_up_after_enable_and_replay() {
     assert_eq!(rx.all().len(), tries, "a disabled endpoint is not tried");
     let r = s.cli_json(&["webhook", "enable", &url]);
     assert_eq!(r["Enabled"], 1, "{r}");
-    let recs = rx.wait("the pending statuses", 15, |recs| statuses_of(recs, &id).len() >= 3);
+    let recs = rx.wait("the pending statuses", 15, |recs| {
+        statuses_of(recs, &id).len() >= 3
+    });
     assert_eq!(statuses_of(&recs, &id), ["Sent", "Delivered", "Read"]);
     assert_eq!(endpoint_status(&s, &url)["Enabled"], true);
 
@@ -401,7 +458,9 @@ fn a_silent_receiver_is_disabled_then_catches_up_after_enable_and_replay() {
         "default",
     ]);
     assert!(r["Enqueued"].as_u64().unwrap() >= 3, "{r}");
-    let recs = rx.wait("the replayed statuses", 15, |recs| statuses_of(recs, &id).len() >= 6);
+    let recs = rx.wait("the replayed statuses", 15, |recs| {
+        statuses_of(recs, &id).len() >= 6
+    });
     assert_eq!(
         statuses_of(&recs, &id),
         ["Sent", "Delivered", "Read", "Sent", "Delivered", "Read"]
@@ -425,7 +484,10 @@ fn private_addresses_are_refused_without_the_allow_flag() {
         let r = s.sdk1("update_account_webhook", json!({"StatusCallbackUrl": url}));
         assert_sdk_error(&r, "InvalidParameter", 400);
         let msg = r["data"]["Message"].as_str().unwrap();
-        assert!(msg.contains("StatusCallbackUrl") && msg.contains("private"), "{msg}");
+        assert!(
+            msg.contains("StatusCallbackUrl") && msg.contains("private"),
+            "{msg}"
+        );
     }
     // the other input checks name their parameter
     let bad = |op: &str, req: Value, code: &str, needle: &str| {
@@ -434,23 +496,74 @@ fn private_addresses_are_refused_without_the_allow_flag() {
         let msg = r["data"]["Message"].as_str().unwrap_or("");
         assert!(msg.contains(needle), "{msg}");
     };
-    bad("update_account_webhook", json!({"StatusCallbackUrl": "ftp://example.com/x"}), "InvalidParameter", "StatusCallbackUrl");
-    bad("update_account_webhook", json!({"StatusCallbackUrl": format!("https://example.com/{}", "a".repeat(1100))}), "InvalidParameter", "StatusCallbackUrl");
-    bad("update_account_webhook", json!({"HttpFlag": "maybe"}), "InvalidParameter", "HttpFlag");
-    bad("update_account_webhook", json!({"QueueFlag": "1"}), "InvalidParameter", "QueueFlag");
-    bad("update_account_webhook", json!({"CustSpaceId": "cams-nothere"}), "Unknown.ResourceOwnerId", "CustSpaceId");
-    bad("update_phone_webhook", json!({"UpCallbackUrl": "https://example.com/up"}), "MissingPhoneNumber", "PhoneNumber");
-    bad("update_phone_webhook", json!({"PhoneNumber": "8613000000009", "UpCallbackUrl": "https://example.com/up"}), "InvalidParameter.PhoneNumberError", "PhoneNumber");
-    bad("update_phone_webhook", json!({"PhoneNumber": FROM, "UpCallbackUrl": "gopher://example.com/"}), "InvalidParameter", "UpCallbackUrl");
+    bad(
+        "update_account_webhook",
+        json!({"StatusCallbackUrl": "ftp://example.com/x"}),
+        "InvalidParameter",
+        "StatusCallbackUrl",
+    );
+    bad(
+        "update_account_webhook",
+        json!({"StatusCallbackUrl": format!("https://example.com/{}", "a".repeat(1100))}),
+        "InvalidParameter",
+        "StatusCallbackUrl",
+    );
+    bad(
+        "update_account_webhook",
+        json!({"HttpFlag": "maybe"}),
+        "InvalidParameter",
+        "HttpFlag",
+    );
+    bad(
+        "update_account_webhook",
+        json!({"QueueFlag": "1"}),
+        "InvalidParameter",
+        "QueueFlag",
+    );
+    bad(
+        "update_account_webhook",
+        json!({"CustSpaceId": "cams-nothere"}),
+        "Unknown.ResourceOwnerId",
+        "CustSpaceId",
+    );
+    bad(
+        "update_phone_webhook",
+        json!({"UpCallbackUrl": "https://example.com/up"}),
+        "MissingPhoneNumber",
+        "PhoneNumber",
+    );
+    bad(
+        "update_phone_webhook",
+        json!({"PhoneNumber": "8613000000009", "UpCallbackUrl": "https://example.com/up"}),
+        "InvalidParameter.PhoneNumberError",
+        "PhoneNumber",
+    );
+    bad(
+        "update_phone_webhook",
+        json!({"PhoneNumber": FROM, "UpCallbackUrl": "gopher://example.com/"}),
+        "InvalidParameter",
+        "UpCallbackUrl",
+    );
     // a number of another account is not ours to configure
     s.cli_json(&["account", "create", "other"]);
     s.cli_json(&["number", "add", "--account", "other", "8613700000001"]);
-    bad("update_phone_webhook", json!({"PhoneNumber": "8613700000001", "UpCallbackUrl": "https://example.com/up"}), "Unknown.ResourceOwnerId", "PhoneNumber");
-    ok(&s.sdk1("update_account_webhook", json!({"StatusCallbackUrl": "https://example.com/cb", "HttpFlag": "N"})));
+    bad(
+        "update_phone_webhook",
+        json!({"PhoneNumber": "8613700000001", "UpCallbackUrl": "https://example.com/up"}),
+        "Unknown.ResourceOwnerId",
+        "PhoneNumber",
+    );
+    ok(&s.sdk1(
+        "update_account_webhook",
+        json!({"StatusCallbackUrl": "https://example.com/cb", "HttpFlag": "N"}),
+    ));
 
     // checked again at delivery time: a URL configured while allowed is refused once not
     s.respawn_with_env(&[("OPENCAMS_ALLOW_PRIVATE_CALLBACKS", "true")]);
-    ok(&s.sdk1("update_account_webhook", json!({"StatusCallbackUrl": rx.url("/x"), "HttpFlag": "Y"})));
+    ok(&s.sdk1(
+        "update_account_webhook",
+        json!({"StatusCallbackUrl": rx.url("/x"), "HttpFlag": "Y"}),
+    ));
     s.respawn_with_env(&[("OPENCAMS_ALLOW_PRIVATE_CALLBACKS", "false")]);
     let code = approved_template(&s, "order_update");
     let id = send(&s, template_to(&code, "8613900000000", "t"));
@@ -458,7 +571,10 @@ fn private_addresses_are_refused_without_the_allow_flag() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let ep = endpoint_status(&s, &rx.url("/x"));
-        if ep["LastError"].as_str().is_some_and(|e| e.contains("private")) {
+        if ep["LastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("private"))
+        {
             break;
         }
         assert!(Instant::now() < deadline, "delivery was not refused: {ep}");
@@ -490,8 +606,14 @@ fn ids(data: &Value) -> Vec<String> {
 fn list_chatapp_message_filters_and_pages_through_the_sdk() {
     let s = receipts_server(&[]);
     let rx = Receiver::start(200);
-    ok(&s.sdk1("update_account_webhook", json!({"CustSpaceId": s.space, "StatusCallbackUrl": rx.url("/s")})));
-    ok(&s.sdk1("update_phone_webhook", json!({"CustSpaceId": s.space, "PhoneNumber": FROM, "StatusCallbackUrl": rx.url("/n")})));
+    ok(&s.sdk1(
+        "update_account_webhook",
+        json!({"CustSpaceId": s.space, "StatusCallbackUrl": rx.url("/s")}),
+    ));
+    ok(&s.sdk1(
+        "update_phone_webhook",
+        json!({"CustSpaceId": s.space, "PhoneNumber": FROM, "StatusCallbackUrl": rx.url("/n")}),
+    ));
     let code = approved_template(&s, "order_update");
     let t0 = now_secs() * 1000 - 1000;
     let read: Vec<String> = (0..3)
@@ -507,7 +629,14 @@ fn list_chatapp_message_filters_and_pages_through_the_sdk() {
     ok(&mass);
     let group = mass["body"]["GroupMessageId"].as_str().unwrap().to_string();
     let inbound = s.cli_json(&[
-        "simulate", "inbound", "--from", "8613900000077", "--to", FROM, "--text", "hello",
+        "simulate",
+        "inbound",
+        "--from",
+        "8613900000077",
+        "--to",
+        FROM,
+        "--text",
+        "hello",
     ]);
     assert!(inbound["MessageId"].is_string());
     for id in &read {
@@ -548,7 +677,10 @@ fn list_chatapp_message_filters_and_pages_through_the_sdk() {
     assert_eq!(d["UserNumber"], "8613900000000");
     assert_eq!(d["BusinessNumber"], FROM);
     assert_eq!(d["FailBackFlag"], "N");
-    assert!(d["UniqueMessageId"].as_str().unwrap().starts_with("wamid."), "{d}");
+    assert!(
+        d["UniqueMessageId"].as_str().unwrap().starts_with("wamid."),
+        "{d}"
+    );
     assert_eq!(d["SendTime"].as_str().unwrap().len(), 19, "{d}");
 
     // paging: newest first, pages disjoint and complete
@@ -569,23 +701,74 @@ fn list_chatapp_message_filters_and_pages_through_the_sdk() {
     assert_eq!(up[0]["EventAction"], "UP");
     assert_eq!(up[0]["Message"], "hello");
     assert_eq!(up[0]["UserNumber"], "8613900000077");
-    assert_eq!(list(&s, json!({"EventAction": "DOWN"})).as_array().unwrap().len(), 6);
-    assert_eq!(ids(&list(&s, json!({"UserNumber": "8613900000002"}))), [failed.clone()]);
-    assert_eq!(list(&s, json!({"TemplateCode": code})).as_array().unwrap().len(), 6);
-    assert_eq!(list(&s, json!({"GroupMessageId": group})).as_array().unwrap().len(), 2);
+    assert_eq!(
+        list(&s, json!({"EventAction": "DOWN"}))
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+    assert_eq!(
+        ids(&list(&s, json!({"UserNumber": "8613900000002"}))),
+        std::slice::from_ref(&failed)
+    );
+    assert_eq!(
+        list(&s, json!({"TemplateCode": code}))
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+    assert_eq!(
+        list(&s, json!({"GroupMessageId": group}))
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     let f = list(&s, json!({"MessageStatus": "Failed"}));
-    assert_eq!(ids(&f), [failed.clone()]);
-    assert!(f[0]["FailReason"].as_str().unwrap().starts_with("131026"), "{f}");
-    let accepted = ids(&list(&s, json!({"ClientAcceptStatus": "Accepted", "UserNumber": "8613900000000"})));
+    assert_eq!(ids(&f), std::slice::from_ref(&failed));
+    assert!(
+        f[0]["FailReason"].as_str().unwrap().starts_with("131026"),
+        "{f}"
+    );
+    let accepted = ids(&list(
+        &s,
+        json!({"ClientAcceptStatus": "Accepted", "UserNumber": "8613900000000"}),
+    ));
     assert_eq!(accepted.len(), 3);
     assert!(read.iter().all(|id| accepted.contains(id)));
-    assert!(list(&s, json!({"MessageStatus": "Read", "ClientAcceptStatus": "NotAccepted"})).as_array().unwrap().is_empty());
+    assert!(
+        list(
+            &s,
+            json!({"MessageStatus": "Read", "ClientAcceptStatus": "NotAccepted"})
+        )
+        .as_array()
+        .unwrap()
+        .is_empty()
+    );
 
     // time windows: epoch ms and the string form (UTC)
     let later = now_secs() * 1000 + 60_000;
-    assert_eq!(list(&s, json!({"StartTime": t0, "EndTime": later})).as_array().unwrap().len(), 7);
-    assert!(list(&s, json!({"StartTime": later})).as_array().unwrap().is_empty());
-    assert!(list(&s, json!({"EndTime": t0})).as_array().unwrap().is_empty());
+    assert_eq!(
+        list(&s, json!({"StartTime": t0, "EndTime": later}))
+            .as_array()
+            .unwrap()
+            .len(),
+        7
+    );
+    assert!(
+        list(&s, json!({"StartTime": later}))
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        list(&s, json!({"EndTime": t0}))
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     let fmt = |ms: i64| {
         let out = std::process::Command::new("date")
             .args(["-u", "-d", &format!("@{}", ms / 1000), "+%Y-%m-%d %H:%M:%S"])
@@ -593,8 +776,22 @@ fn list_chatapp_message_filters_and_pages_through_the_sdk() {
             .unwrap();
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
-    assert_eq!(list(&s, json!({"StartTimeStr": fmt(t0), "EndTimeStr": fmt(later)})).as_array().unwrap().len(), 7);
-    assert!(list(&s, json!({"StartTimeStr": fmt(later)})).as_array().unwrap().is_empty());
+    assert_eq!(
+        list(
+            &s,
+            json!({"StartTimeStr": fmt(t0), "EndTimeStr": fmt(later)})
+        )
+        .as_array()
+        .unwrap()
+        .len(),
+        7
+    );
+    assert!(
+        list(&s, json!({"StartTimeStr": fmt(later)}))
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     // bad input names the parameter
     let bad = |req: Value, code: &str| {
@@ -604,10 +801,37 @@ fn list_chatapp_message_filters_and_pages_through_the_sdk() {
     };
     bad(json!({"BusinessNumber": FROM}), "MissingChannelType");
     bad(json!({"ChannelType": "whatsapp"}), "MissingBusinessNumber");
-    bad(json!({"ChannelType": "telex", "BusinessNumber": FROM}), "InvalidParameter.ChannelTypeNotSupport");
-    bad(json!({"ChannelType": "whatsapp", "BusinessNumber": "8613000000009"}), "InvalidParameter.PhoneNumberError");
-    assert!(bad(json!({"ChannelType": "whatsapp", "BusinessNumber": FROM, "EventAction": "SIDEWAYS"}), "InvalidParameter").contains("EventAction"));
-    assert!(bad(json!({"ChannelType": "whatsapp", "BusinessNumber": FROM, "StartTimeStr": "yesterday"}), "InvalidParameter").contains("StartTimeStr"));
-    assert!(bad(json!({"ChannelType": "whatsapp", "BusinessNumber": FROM, "MessageStatus": "Lost"}), "InvalidParameter").contains("MessageStatus"));
-    bad(json!({"ChannelType": "whatsapp", "BusinessNumber": FROM, "Page": {"Index": 0, "Size": 10}}), "InvalidParameter.PageInvalid");
+    bad(
+        json!({"ChannelType": "telex", "BusinessNumber": FROM}),
+        "InvalidParameter.ChannelTypeNotSupport",
+    );
+    bad(
+        json!({"ChannelType": "whatsapp", "BusinessNumber": "8613000000009"}),
+        "InvalidParameter.PhoneNumberError",
+    );
+    assert!(
+        bad(
+            json!({"ChannelType": "whatsapp", "BusinessNumber": FROM, "EventAction": "SIDEWAYS"}),
+            "InvalidParameter"
+        )
+        .contains("EventAction")
+    );
+    assert!(
+        bad(
+            json!({"ChannelType": "whatsapp", "BusinessNumber": FROM, "StartTimeStr": "yesterday"}),
+            "InvalidParameter"
+        )
+        .contains("StartTimeStr")
+    );
+    assert!(
+        bad(
+            json!({"ChannelType": "whatsapp", "BusinessNumber": FROM, "MessageStatus": "Lost"}),
+            "InvalidParameter"
+        )
+        .contains("MessageStatus")
+    );
+    bad(
+        json!({"ChannelType": "whatsapp", "BusinessNumber": FROM, "Page": {"Index": 0, "Size": 10}}),
+        "InvalidParameter.PageInvalid",
+    );
 }

@@ -218,8 +218,12 @@ impl CallbackWorker {
                 tracing::warn!(url = %ep.url, reason = after.disabled_reason.as_deref().unwrap_or(""), "callback endpoint disabled");
             }
             Ok(Some(_)) => {}
-            Ok(None) => tracing::warn!(url = %ep.url, "callback lease lost before settling; the batch will be sent again"),
-            Err(e) => tracing::error!(url = %ep.url, error = %e, "settling a callback attempt failed; the batch will be sent again"),
+            Ok(None) => {
+                tracing::warn!(url = %ep.url, "callback lease lost before settling; the batch will be sent again")
+            }
+            Err(e) => {
+                tracing::error!(url = %ep.url, error = %e, "settling a callback attempt failed; the batch will be sent again")
+            }
         }
     }
 }
@@ -231,7 +235,10 @@ mod tests {
     #[test]
     fn batches_stay_within_the_body_limit() {
         let recs = ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"];
-        assert_eq!(batch_body(&recs, 1 << 20), (b"[{\"a\":1},{\"b\":2},{\"c\":3}]".to_vec(), 3));
+        assert_eq!(
+            batch_body(&recs, 1 << 20),
+            (b"[{\"a\":1},{\"b\":2},{\"c\":3}]".to_vec(), 3)
+        );
         // "[" + 7 + "," + 7 + "]" = 17 bytes
         assert_eq!(batch_body(&recs, 17).1, 2);
         assert_eq!(batch_body(&recs, 16).1, 1);

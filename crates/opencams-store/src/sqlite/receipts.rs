@@ -65,9 +65,11 @@ fn endpoint_row(r: &Row<'_>) -> rusqlite::Result<Endpoint> {
 }
 
 fn endpoint(c: &Connection, id: i64) -> Result<Option<Endpoint>> {
-    Ok(c.prepare_cached(&format!("{ENDPOINT_SELECT} WHERE e.id = ?1"))?
-        .query_row([id], endpoint_row)
-        .optional()?)
+    Ok(
+        c.prepare_cached(&format!("{ENDPOINT_SELECT} WHERE e.id = ?1"))?
+            .query_row([id], endpoint_row)
+            .optional()?,
+    )
 }
 
 fn secret(c: &Connection, cipher: &Cipher, account_id: i64, now: i64) -> Result<Secret> {
@@ -146,7 +148,8 @@ fn destination(c: &Connection, e: &EventRef) -> Result<Option<String>> {
     if !http {
         return Ok(None);
     }
-    let num = |f: fn(&WebhookSetting) -> &Option<String>| number.as_ref().and_then(|n| f(n).clone());
+    let num =
+        |f: fn(&WebhookSetting) -> &Option<String>| number.as_ref().and_then(|n| f(n).clone());
     let sp = |f: fn(&WebhookSetting) -> &Option<String>| space.as_ref().and_then(|s| f(s).clone());
     Ok(match e.kind.as_str() {
         "audit" => sp(|s| &s.status_url),
@@ -178,7 +181,10 @@ fn enqueue(c: &Connection, e: &EventRef, now: i64) -> Result<bool> {
     Ok(n > 0)
 }
 
-fn event_refs(mut stmt: rusqlite::CachedStatement<'_>, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<EventRef>> {
+fn event_refs(
+    mut stmt: rusqlite::CachedStatement<'_>,
+    p: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<EventRef>> {
     let rows = stmt.query_map(p, |r| {
         Ok(EventRef {
             id: r.get(0)?,
@@ -192,9 +198,11 @@ fn event_refs(mut stmt: rusqlite::CachedStatement<'_>, p: &[&dyn rusqlite::ToSql
 }
 
 fn route(c: &Connection, limit: u32, now: i64) -> Result<usize> {
-    let cursor: i64 = c.query_row("SELECT event_id FROM callback_cursor WHERE id = 1", [], |r| {
-        r.get(0)
-    })?;
+    let cursor: i64 = c.query_row(
+        "SELECT event_id FROM callback_cursor WHERE id = 1",
+        [],
+        |r| r.get(0),
+    )?;
     let events = event_refs(
         c.prepare_cached(
             "SELECT id, account_id, kind, message_id, payload FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
@@ -443,12 +451,7 @@ impl ReceiptStore for SqliteStore {
         self.write(move |c, _| route(c, limit, now)).await
     }
 
-    async fn replay_events(
-        &self,
-        since_ms: i64,
-        account_id: Option<i64>,
-        now: i64,
-    ) -> Result<u64> {
+    async fn replay_events(&self, since_ms: i64, account_id: Option<i64>, now: i64) -> Result<u64> {
         self.write(move |c, _| replay(c, since_ms, account_id, now))
             .await
     }

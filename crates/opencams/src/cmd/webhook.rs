@@ -44,7 +44,9 @@ pub fn parse_since(raw: &str) -> anyhow::Result<i64> {
         return Ok(ms);
     }
     let t = opencams_protocol::time_fmt::parse(raw).map_err(|_| {
-        anyhow::anyhow!("--since {raw:?} is neither RFC 3339 (2025-01-15T08:00:00Z) nor unix milliseconds")
+        anyhow::anyhow!(
+            "--since {raw:?} is neither RFC 3339 (2025-01-15T08:00:00Z) nor unix milliseconds"
+        )
     })?;
     Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
