@@ -47,7 +47,7 @@ pub struct CallbackConfig {
 impl Default for CallbackConfig {
     fn default() -> Self {
         Self {
-            poll_ms: 50,
+            poll_ms: 100,
             lease_ms: 30_000,
             batch: 100,
             max_body: 1024 * 1024,
