@@ -10,6 +10,7 @@ pub mod health;
 pub mod limits;
 pub mod nonce;
 pub mod principal;
+pub mod receipts;
 pub mod review;
 pub mod rpc;
 pub mod send;

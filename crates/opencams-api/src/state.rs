@@ -18,6 +18,8 @@ pub struct ApiConfig {
     pub debug_signatures: bool,
     /// How long the built-in simulator takes to review a template.
     pub template_review_delay_ms: i64,
+    /// Accept callback URLs on loopback, private and link-local addresses (development, tests).
+    pub allow_private_callbacks: bool,
 }
 
 impl Default for ApiConfig {
@@ -25,6 +27,7 @@ impl Default for ApiConfig {
         Self {
             debug_signatures: false,
             template_review_delay_ms: 2000,
+            allow_private_callbacks: false,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! fallback timers and callback delivery). Workers claim durable work from the store; they never
 //! parse client requests.
 
+pub mod callbacks;
 pub mod events;
 pub mod fallback;
 pub mod limits;

@@ -3,6 +3,7 @@
 //! "shrink" JSON), response and error envelopes, and the error-code catalogue. It is used by the
 //! server to verify and by the CLI and the bench to sign. It knows nothing of business rules.
 
+pub mod callback_sign;
 pub mod callbacks;
 pub mod encode;
 pub mod envelope;

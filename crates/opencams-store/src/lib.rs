@@ -4,6 +4,7 @@
 //! It never speaks HTTP and knows no channel formats.
 
 pub mod crypto;
+mod receipts;
 mod records;
 pub mod sqlite;
 
@@ -11,6 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use crypto::{Cipher, Secret};
+pub use receipts::*;
 pub use records::*;
 
 /// Storage failures. Callers map `Conflict`/`NotFound` to user errors; the rest are internal.
@@ -48,7 +50,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Everything the server and the CLI keep. Times are unix milliseconds passed in by the caller
 /// (the clock is injected above this layer).
 #[async_trait::async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: ReceiptStore + Send + Sync {
     /// True when no account exists yet (first start).
     async fn is_empty(&self) -> Result<bool>;
     /// Liveness of the database (readiness probe).

@@ -1,6 +1,7 @@
 //! The `opencams` binary: clap subcommands wired to the library crates. Wiring only — every
 //! rule an admin command applies is one the API applies too.
 
+mod callbacks;
 mod cmd;
 mod config;
 mod embedded_sim;
@@ -52,6 +53,9 @@ enum Command {
     /// Inspect templates; decide simulator reviews by hand
     #[command(subcommand)]
     Template(cmd::template::TemplateCmd),
+    /// Callback endpoints: delivery status, re-enable, replay
+    #[command(subcommand)]
+    Webhook(cmd::webhook::WebhookCmd),
 }
 
 fn main() -> std::process::ExitCode {
@@ -79,6 +83,7 @@ fn main() -> std::process::ExitCode {
             Command::Simulate(c) => cmd::simulate::run(&cli.storage, c).await,
             Command::Policy(c) => cmd::policy::run(&cli.storage, c).await,
             Command::Template(c) => cmd::template::run(&cli.storage, c).await,
+            Command::Webhook(c) => cmd::webhook::run(&cli.storage, c).await,
         }
     });
     match result {

@@ -174,6 +174,21 @@ fn without_a_duration_only_failure_triggers_and_texts_arrive_intact() {
         .unwrap()
         .parts;
     assert!(parts >= 3, "a long text is split: {parts}");
+    // the message history shows the fallback
+    let listed = r.s.sdk1(
+        "list_chatapp_message",
+        json!({"ChannelType": "whatsapp", "BusinessNumber": FROM, "CustSpaceId": r.s.space,
+        "UserNumber": "8613900000002", "Page": {"Index": 1, "Size": 10}}),
+    );
+    let row = &listed["body"]["Data"][0];
+    assert_eq!(
+        (
+            row["FailBackFlag"].as_str(),
+            row["FailBackContent"].as_str()
+        ),
+        (Some("Y"), Some(long_latin.as_str())),
+        "{listed}"
+    );
     // non-Latin and emoji, through the sentFailed path (template variables fail verification)
     let chinese = format!("{}👍", "您的包裹已发货，请注意查收。".repeat(14));
     let res = template_send(

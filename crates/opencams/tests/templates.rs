@@ -70,7 +70,8 @@ fn wait_status(s: &Server, code: &str, lang: &str, want: &str) -> Value {
 
 #[test]
 fn lifecycle_create_review_modify_delete() {
-    let s = server();
+    // long enough that `auditing` is still observable right after create/modify on a loaded machine
+    let s = server_reviewing_after("2500");
     let r = s.sdk1("create_chatapp_template", order_template("order_update"));
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(r["body"]["Success"], true);

@@ -3,11 +3,14 @@
 mod create_chatapp_template;
 mod delete_chatapp_template;
 mod get_chatapp_template_detail;
+mod list_chatapp_message;
 mod list_chatapp_template;
 mod modify_chatapp_template;
 mod query_chatapp_phone_numbers;
 mod send_chatapp_mass_message;
 mod send_chatapp_message;
+mod update_account_webhook;
+mod update_phone_webhook;
 
 use opencams_protocol::{CamsError, Code};
 use serde_json::{Map, Value};
@@ -24,6 +27,9 @@ pub const ACTIONS: &[&str] = &[
     "DeleteChatappTemplate",
     "GetChatappTemplateDetail",
     "ListChatappTemplate",
+    "UpdateAccountWebhook",
+    "UpdatePhoneWebhook",
+    "ListChatappMessage",
 ];
 
 pub fn is_known(action: &str) -> bool {
@@ -41,6 +47,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
         "DeleteChatappTemplate" => delete_chatapp_template::run(ctx).await,
         "GetChatappTemplateDetail" => get_chatapp_template_detail::run(ctx).await,
         "ListChatappTemplate" => list_chatapp_template::run(ctx).await,
+        "UpdateAccountWebhook" => update_account_webhook::run(ctx).await,
+        "UpdatePhoneWebhook" => update_phone_webhook::run(ctx).await,
+        "ListChatappMessage" => list_chatapp_message::run(ctx).await,
         _ => Err(CamsError::of(Code::InvalidActionNotFound)),
     }
 }

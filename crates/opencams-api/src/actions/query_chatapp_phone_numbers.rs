@@ -5,6 +5,7 @@ use opencams_store::NumberFilter;
 use serde_json::{Map, Value, json};
 
 use crate::context::{Ctx, internal};
+use crate::receipts::{destinations, queue_name};
 
 const STATUSES: &[&str] = &[
     "CONNECTED",
@@ -48,9 +49,23 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
         })
         .await
         .map_err(internal)?;
+    let settings = ctx
+        .state
+        .store
+        .webhooks(&space.id)
+        .await
+        .map_err(internal)?;
     let list: Vec<Value> = numbers
         .iter()
         .map(|n| {
+            let d = destinations(&settings, &n.phone);
+            let queue = |kind: &str| {
+                if d.queue {
+                    queue_name(ctx.account_id(), kind)
+                } else {
+                    String::new()
+                }
+            };
             json!({
                 "PhoneNumber": n.phone,
                 "VerifiedName": n.verified_name,
@@ -60,10 +75,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
                 "NameStatus": "APPROVED",
                 "NewNameStatus": "NONE",
                 "MessagingLimitTier": n.messaging_limit_tier,
-                "StatusCallbackUrl": "",
-                "UpCallbackUrl": "",
-                "StatusQueue": "",
-                "UpQueue": "",
+                "StatusCallbackUrl": d.status_url,
+                "UpCallbackUrl": d.up_url,
+                "StatusQueue": queue("ChatAppStatus"),
+                "UpQueue": queue("ChatAppInbound"),
                 "IsOfficial": "false",
             })
         })

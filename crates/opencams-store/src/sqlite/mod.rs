@@ -5,6 +5,7 @@ mod accounts;
 mod fallbacks;
 mod messages;
 mod policies;
+mod receipts;
 mod schema;
 mod templates;
 mod writer;

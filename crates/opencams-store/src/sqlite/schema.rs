@@ -163,8 +163,59 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account_id, id)
     );
     "#,
-    // 4: reserved for callback delivery (receipts)
-    "",
+    // 4: receipts — webhook destinations, per-account callback signing secrets, the callback
+    // outbox (endpoints with their retry state, pending deliveries in event order, the routing
+    // cursor over `events`) and the indexes ListChatappMessage and replay need
+    r#"
+    CREATE TABLE webhook_settings (
+        space_id TEXT NOT NULL,
+        phone TEXT NOT NULL DEFAULT '',
+        account_id INTEGER NOT NULL,
+        status_url TEXT,
+        up_url TEXT,
+        http_flag INTEGER,
+        queue_flag INTEGER,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (space_id, phone)
+    ) WITHOUT ROWID;
+    CREATE TABLE callback_secrets (
+        account_id INTEGER PRIMARY KEY,
+        secret_sealed BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE callback_endpoints (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        disabled_reason TEXT,
+        disabled_at INTEGER,
+        failures INTEGER NOT NULL DEFAULT 0,
+        first_failure_at INTEGER,
+        last_error TEXT,
+        last_attempt_at INTEGER,
+        last_success_at INTEGER,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        due_at INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        created_at INTEGER NOT NULL,
+        UNIQUE (account_id, url)
+    );
+    CREATE TABLE callback_deliveries (
+        endpoint_id INTEGER NOT NULL,
+        event_id INTEGER NOT NULL,
+        enqueued_at INTEGER NOT NULL,
+        PRIMARY KEY (endpoint_id, event_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE callback_cursor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        event_id INTEGER NOT NULL
+    );
+    INSERT INTO callback_cursor (id, event_id) SELECT 1, COALESCE(MAX(id), 0) FROM events;
+    CREATE INDEX events_time ON events(created_at);
+    CREATE INDEX messages_space_sender_time ON messages(space_id, sender, created_at);
+    "#,
     // 5: fallback timers and the SMS ids they sent
     r#"
     CREATE TABLE fallbacks (

@@ -145,8 +145,10 @@ async fn run_with(store: &dyn opencams_store::Store, cmd: AccountCmd) -> anyhow:
             let a = find_account(store, &name).await?;
             let spaces = store.list_spaces(Some(a.id)).await?;
             let settings = store.account_settings(a.id).await?;
+            let signing = store.callback_secret(a.id, now_ms()).await?;
             let v = json!({"Account": a.name, "Id": a.id, "DefaultSpace": a.default_space, "Status": a.status,
-                "Spaces": spaces.iter().map(|s| &s.id).collect::<Vec<_>>(), "Settings": settings});
+                "Spaces": spaces.iter().map(|s| &s.id).collect::<Vec<_>>(), "Settings": settings,
+                "CallbackSigningSecret": signing.expose()});
             print(json, &v, || {
                 serde_json::to_string_pretty(&v).unwrap_or_default()
             });

@@ -11,6 +11,7 @@ pub mod simulate;
 pub mod simulator;
 pub mod space;
 pub mod template;
+pub mod webhook;
 
 use std::sync::Arc;
 

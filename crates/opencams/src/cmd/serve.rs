@@ -49,6 +49,8 @@ pub struct ServeArgs {
     webhook_verify_token: Option<String>,
     #[command(flatten)]
     sim: crate::embedded_sim::SimArgs,
+    #[command(flatten)]
+    callbacks: crate::callbacks::CallbackArgs,
 }
 
 pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<()> {
@@ -93,6 +95,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         config: ApiConfig {
             debug_signatures: args.debug_signatures || file.debug_signatures.unwrap_or(false),
             template_review_delay_ms: review_delay_ms as i64,
+            allow_private_callbacks: args.callbacks.allow_private_callbacks,
         },
         submitter: Arc::new(crate::embedded_sim::CloudSubmitter {
             store: store.clone(),
@@ -124,6 +127,12 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         local,
         workers.clone(),
     );
+    let callbacks = crate::callbacks::start(
+        &args.callbacks,
+        store.clone(),
+        state.clock.clone(),
+        workers.clone(),
+    )?;
     let dispatcher = crate::embedded_sim::dispatcher(
         store.clone(),
         state.clock.clone(),
@@ -187,6 +196,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
     workers.cancel();
     let _ = reviews.await;
     let _ = fallback_task.await;
+    let _ = callbacks.await;
     let _ = nonce_task.await;
     store.close().await;
     tracing::info!("opencams stopped cleanly");

@@ -1,0 +1,156 @@
+//! The receipts aggregate: where callbacks go (per space and per business number), the
+//! per-account callback signing secret, the callback outbox (endpoints with their retry state and
+//! their pending deliveries, fed from the event log) and the message history query.
+//!
+//! A separate trait (a supertrait of `Store`) so this aggregate stays in files of its own.
+
+use serde::Serialize;
+
+use crate::{MessageRow, Result, Secret};
+
+/// Where one space (`phone` empty) or one business number sends its callbacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WebhookSetting {
+    pub space_id: String,
+    /// The business number, or `""` for the space-level setting.
+    pub phone: String,
+    pub account_id: i64,
+    pub status_url: Option<String>,
+    pub up_url: Option<String>,
+    /// `None`: not set at this level (a number inherits its space's; the default is HTTP on).
+    pub http_flag: Option<bool>,
+    /// `None`: not set at this level (the default is off).
+    pub queue_flag: Option<bool>,
+    pub updated_at: i64,
+}
+
+/// A partial update: `None` keeps the stored value; `Some(None)` clears a URL.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookUpdate {
+    pub space_id: String,
+    pub phone: String,
+    pub account_id: i64,
+    pub status_url: Option<Option<String>>,
+    pub up_url: Option<Option<String>>,
+    pub http_flag: Option<bool>,
+    pub queue_flag: Option<bool>,
+}
+
+/// One callback destination of one account, with its delivery state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Endpoint {
+    pub id: i64,
+    pub account_id: i64,
+    pub url: String,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<i64>,
+    /// Consecutive failed attempts.
+    pub failures: i64,
+    pub first_failure_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    /// Records delivered so far.
+    pub delivered: i64,
+    /// The next attempt is not made before this time.
+    pub due_at: i64,
+    /// Records waiting.
+    pub pending: i64,
+}
+
+/// A record waiting in an endpoint's outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRecord {
+    pub event_id: i64,
+    /// The callback record (JSON object text).
+    pub payload: String,
+}
+
+/// An endpoint leased to one deliverer with the head of its outbox, oldest event first.
+#[derive(Debug, Clone)]
+pub struct ClaimedEndpoint {
+    pub endpoint: Endpoint,
+    pub secret: Secret,
+    pub records: Vec<PendingRecord>,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The receiver answered 2xx: these events leave the outbox.
+    Delivered { event_ids: Vec<i64> },
+    /// Anything else: try again at `retry_at`; disable the endpoint once `disable_after`
+    /// consecutive failures spanning at least `disable_span_ms` are reached.
+    Failed {
+        error: String,
+        retry_at: i64,
+        disable_after: i64,
+        disable_span_ms: i64,
+    },
+    /// Records that can never be delivered (larger than any allowed body) are dropped.
+    Dropped { event_ids: Vec<i64>, reason: String },
+}
+
+/// ListChatappMessage filters (all optional but the space).
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub space_id: String,
+    /// The business number.
+    pub sender: Option<String>,
+    /// The end user's number.
+    pub recipient: Option<String>,
+    /// `out` or `in`.
+    pub direction: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub template_code: Option<String>,
+    pub group_id: Option<String>,
+    /// Stored statuses to match (any of).
+    pub statuses: Option<Vec<String>>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+#[async_trait::async_trait]
+pub trait ReceiptStore: Send + Sync {
+    /// Applies a partial webhook update and returns the stored setting.
+    async fn set_webhook(&self, update: WebhookUpdate, now: i64) -> Result<WebhookSetting>;
+    /// The space-level setting and the per-number settings of a space.
+    async fn webhooks(&self, space_id: &str) -> Result<Vec<WebhookSetting>>;
+    /// The account's callback signing secret, created (sealed) on first use.
+    async fn callback_secret(&self, account_id: i64, now: i64) -> Result<Secret>;
+    /// Routes up to `limit` events after the routing cursor to their endpoints' outboxes and
+    /// moves the cursor, in one transaction; returns how many events were looked at.
+    async fn route_events(&self, limit: u32, now: i64) -> Result<usize>;
+    /// Routes again every event created at or after `since_ms` (of one account or all); events
+    /// still pending are not doubled. Returns how many deliveries were enqueued.
+    async fn replay_events(&self, since_ms: i64, account_id: Option<i64>, now: i64) -> Result<u64>;
+    /// Leases up to `limit` enabled, due endpoints with pending records to `owner` until
+    /// `now + lease_ms`, each with up to `batch` of its oldest records.
+    async fn claim_endpoints(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+        batch: u32,
+    ) -> Result<Vec<ClaimedEndpoint>>;
+    /// Records an attempt's outcome if `owner` still holds the lease; returns the endpoint.
+    async fn settle_endpoint(
+        &self,
+        endpoint_id: i64,
+        owner: &str,
+        outcome: DeliveryOutcome,
+        now: i64,
+    ) -> Result<Option<Endpoint>>;
+    /// Endpoints (of one account or all) with their pending counts.
+    async fn list_endpoints(&self, account_id: Option<i64>) -> Result<Vec<Endpoint>>;
+    /// Enables the endpoints with this URL (of one account or all) and makes them due now;
+    /// returns how many were changed.
+    async fn enable_endpoints(&self, url: &str, account_id: Option<i64>, now: i64) -> Result<u64>;
+    /// A page of a space's messages, newest first.
+    async fn list_messages(&self, filter: MessageFilter) -> Result<Vec<MessageRow>>;
+}
