@@ -65,7 +65,8 @@ impl Db {
             d.delivered += 1;
             d.first_created_ms = d.first_created_ms.min(c);
             d.last_delivered_ms = d.last_delivered_ms.max(u);
-            d.latency.saturating_record(((u - c).max(0) as u64 * 1000).max(1));
+            d.latency
+                .saturating_record(((u - c).max(0) as u64 * 1000).max(1));
         }
         Ok(d)
     }

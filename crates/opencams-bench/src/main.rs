@@ -91,6 +91,9 @@ pub struct Opts {
     /// Print one JSON object instead of the table
     #[arg(long, global = true)]
     pub json: bool,
+    /// Keep the servers' temporary data directories and logs (their paths go to stderr)
+    #[arg(long, global = true)]
+    pub keep: bool,
     /// The opencams binary [default: `opencams` beside this binary]
     #[arg(long, global = true, env = "OPENCAMS_BIN")]
     pub opencams_bin: Option<PathBuf>,
@@ -106,7 +109,7 @@ impl Opts {
             self.rate = self.rate.min(500.0);
             self.numbers = self.numbers.min(4);
             self.recipients = self.recipients.min(1000);
-            self.drain_timeout = self.drain_timeout.min(60.0);
+            self.drain_timeout = self.drain_timeout.min(15.0);
         }
         self
     }

@@ -86,7 +86,16 @@ pub fn print_human(report: &Value) {
     if !loads.is_empty() {
         println!(
             "\n{:<14} {:>10} {:>6} {:>11} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  errors",
-            "run", "mode", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms", "RSS MB"
+            "run",
+            "mode",
+            "conns",
+            "req/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "p99.9",
+            "max ms",
+            "RSS MB"
         );
         for (name, v) in loads {
             let l = &v["latency_ms"];
@@ -95,17 +104,17 @@ pub fn print_human(report: &Value) {
                 None => "flat".into(),
             };
             println!(
-                "{:<14} {:>10} {:>6} {:>11.1} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {}",
+                "{:<14} {:>10} {:>6} {:>11.1} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.1}  {}",
                 name,
                 mode,
-                v["connections"],
-                v["throughput_rps"].as_f64().unwrap_or(0.0),
-                l["p50"],
-                l["p90"],
-                l["p99"],
-                l["p99_9"],
-                l["max"],
-                v["server_peak_rss_mb"],
+                v["connections"].as_u64().unwrap_or(0),
+                num(&v["throughput_rps"]),
+                num(&l["p50"]),
+                num(&l["p90"]),
+                num(&l["p99"]),
+                num(&l["p99_9"]),
+                num(&l["max"]),
+                num(&v["server_peak_rss_mb"]),
                 errors_text(&v["errors"]),
             );
         }
@@ -127,6 +136,10 @@ pub fn print_human(report: &Value) {
             println!("{k:<36} {v}");
         }
     }
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(0.0)
 }
 
 fn errors_text(v: &Value) -> String {

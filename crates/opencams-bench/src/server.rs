@@ -69,7 +69,10 @@ impl Server {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             banner: String::new(),
             cmd,
-            env: env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
             log,
             ready_prefix,
         };
@@ -109,7 +112,9 @@ impl Server {
                 bail!("{} exited before listening:\n{banner}{log}", self.cmd[0]);
             }
             if let Some(a) = line.trim().strip_prefix(self.ready_prefix) {
-                break a.parse::<SocketAddr>().with_context(|| format!("bad address {a:?}"))?;
+                break a
+                    .parse::<SocketAddr>()
+                    .with_context(|| format!("bad address {a:?}"))?;
             }
             banner.push_str(&line);
         };
@@ -163,7 +168,10 @@ impl Server {
     /// Stops and starts again with other environment (same data directory, new port).
     pub fn restart(&mut self, env: &[(&str, String)]) -> anyhow::Result<()> {
         self.stop();
-        self.env = env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        self.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         self.start()
     }
 }

@@ -6,17 +6,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Prepared, fast_simulator};
+use super::{PAUSED, Prepared, fast_simulator};
+use crate::Opts;
 use crate::db::Db;
 use crate::server::RssSampler;
-use crate::Opts;
 
 pub async fn run(opts: &Opts) -> anyhow::Result<Value> {
     let messages = opts
         .messages
         .unwrap_or(if opts.smoke { 20_000 } else { 1_000_000 });
     let mut paused = fast_simulator();
-    paused.push(("OPENCAMS_DISPATCH_PAUSED", "1".into()));
+    paused.push(("OPENCAMS_DISPATCH_PAUSED", PAUSED.into()));
     let mut s = Prepared::start(opts, &paused).await?;
     let db = Db::open(&s.data_dir)?;
 

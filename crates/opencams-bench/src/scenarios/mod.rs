@@ -18,6 +18,10 @@ use crate::{Opts, Scenario, report};
 /// The per-account limits the bench sets with `opencams account set` (the most it accepts).
 const QPS: &str = "1000000";
 
+/// `OPENCAMS_DISPATCH_PAUSED`'s value: `serve` parses it as a clap boolean (`true`/`false`; `1`
+/// is refused).
+pub const PAUSED: &str = "true";
+
 pub async fn run(scenario: Scenario, opts: &Opts) -> anyhow::Result<Value> {
     let mut results = Map::new();
     let mut ratios = Map::new();
@@ -28,7 +32,7 @@ pub async fn run(scenario: Scenario, opts: &Opts) -> anyhow::Result<Value> {
             results.insert("baseline_rate".into(), rate);
         }
         Scenario::Accept | Scenario::AcceptRate => {
-            let s = Prepared::start(opts, &[("OPENCAMS_DISPATCH_PAUSED", "1".into())]).await?;
+            let s = Prepared::start(opts, &[("OPENCAMS_DISPATCH_PAUSED", PAUSED.into())]).await?;
             let (name, pace) = if scenario == Scenario::Accept {
                 ("accept", Pace::FlatOut)
             } else {
@@ -38,7 +42,7 @@ pub async fn run(scenario: Scenario, opts: &Opts) -> anyhow::Result<Value> {
         }
         Scenario::All => {
             let (flat, rate) = baseline(opts).await?;
-            let s = Prepared::start(opts, &[("OPENCAMS_DISPATCH_PAUSED", "1".into())]).await?;
+            let s = Prepared::start(opts, &[("OPENCAMS_DISPATCH_PAUSED", PAUSED.into())]).await?;
             let accept = s.timed(opts, Pace::FlatOut).await;
             let accept_rate = s.timed(opts, Pace::Rate(opts.rate)).await;
             let tput = |v: &Value| v["throughput_rps"].as_f64().unwrap_or(0.0);
@@ -164,7 +168,10 @@ impl Prepared {
     /// the template and waits for its approval, then waits out the server's setting caches.
     pub async fn start(opts: &Opts, env: &[(&str, String)]) -> anyhow::Result<Prepared> {
         let bin = opts.opencams_bin()?;
-        let tmp = tempfile::tempdir()?;
+        let tmp = tempfile::Builder::new()
+            .prefix("opencams-bench-")
+            .disable_cleanup(opts.keep)
+            .tempdir()?;
         let data_dir = tmp.path().join("data");
         let mut env = env.to_vec();
         env.push(("OPENCAMS_TEMPLATE_REVIEW_DELAY_MS", "50".into()));
@@ -221,8 +228,7 @@ impl Prepared {
             opts.recipients,
         ));
         // one send by hand: a setup mistake shows here with its error, not as a run of failures
-        let (status, body) =
-            crate::http::once(server.addr, factory.request(u64::MAX / 2)).await?;
+        let (status, body) = crate::http::once(server.addr, factory.request(u64::MAX / 2)).await?;
         if status != 200 {
             bail!(
                 "the first send failed: HTTP {status} {}",
