@@ -137,7 +137,14 @@ fn main() -> anyhow::Result<()> {
         return rt.block_on(baseline::serve(listen));
     }
     let opts = cli.opts.smoke_adjusted();
-    let report = rt.block_on(scenarios::run(cli.scenario, &opts))?;
+    // on Ctrl-C the scenario future is dropped, and with it the servers it started (their Drop
+    // kills them), so no `opencams serve` outlives an interrupted run
+    let report = rt.block_on(async {
+        tokio::select! {
+            r = scenarios::run(cli.scenario, &opts) => r,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        }
+    })?;
     if opts.json {
         println!("{report}");
     } else {

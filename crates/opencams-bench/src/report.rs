@@ -59,7 +59,12 @@ pub fn machine() -> Value {
                 .and_then(|r| r.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0);
-    json!({"cores": cores, "memory_mb": mem_kb / 1024})
+    // other work on the machine skews every figure: the 1-minute load average at the start says
+    // how busy it was
+    let load: Option<f64> = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok()));
+    json!({"cores": cores, "memory_mb": mem_kb / 1024, "loadavg_1m": load})
 }
 
 /// Prints the report for people: a table of the load runs, then the other results as
