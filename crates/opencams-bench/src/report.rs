@@ -1,0 +1,176 @@
+//! Turning measurements into the JSON object (`--json`) and the human table.
+
+use hdrhistogram::Histogram;
+use serde_json::{Map, Value, json};
+
+use crate::load::{Outcome, Pace, Spec};
+
+fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+/// p50/p90/p99/p99.9/max of a µs histogram, in ms.
+pub fn latency_ms(h: &Histogram<u64>) -> Value {
+    let q = |p: f64| round(h.value_at_quantile(p) as f64 / 1000.0, 3);
+    json!({
+        "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p99_9": q(0.999),
+        "max": round(h.max() as f64 / 1000.0, 3),
+    })
+}
+
+/// One load run.
+pub fn load(o: &Outcome, spec: &Spec, peak_rss_mb: f64) -> Value {
+    let (mode, rate) = match spec.pace {
+        Pace::FlatOut => ("flat-out", Value::Null),
+        Pace::Rate(r) => ("fixed-rate", json!(r)),
+    };
+    json!({
+        "mode": mode,
+        "target_rate": rate,
+        "connections": spec.connections,
+        "duration_s": round(o.elapsed.as_secs_f64(), 3),
+        "requests_ok": o.ok,
+        "throughput_rps": round(o.throughput(), 1),
+        "latency_ms": latency_ms(&o.hist),
+        "errors": o.errors,
+        "server_peak_rss_mb": round(peak_rss_mb, 1),
+    })
+}
+
+pub fn ratio(a: f64, b: f64) -> Value {
+    if b > 0.0 {
+        json!(round(a / b, 3))
+    } else {
+        Value::Null
+    }
+}
+
+/// cores and memory of this machine.
+pub fn machine() -> Value {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|r| r.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0);
+    // other work on the machine skews every figure: the 1-minute load average at the start says
+    // how busy it was
+    let load: Option<f64> = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok()));
+    json!({"cores": cores, "memory_mb": mem_kb / 1024, "loadavg_1m": load})
+}
+
+/// Prints the report for people: a table of the load runs, then the other results as
+/// `key  value` lines.
+pub fn print_human(report: &Value) {
+    let m = &report["machine"];
+    println!(
+        "opencams-bench {}  ({} cores, {} MB){}",
+        report["scenario"].as_str().unwrap_or(""),
+        m["cores"],
+        m["memory_mb"],
+        if report["smoke"] == true {
+            "  [smoke]"
+        } else {
+            ""
+        }
+    );
+    let empty = Map::new();
+    let results = report["results"].as_object().unwrap_or(&empty);
+    let loads: Vec<_> = results
+        .iter()
+        .filter(|(_, v)| v.get("throughput_rps").is_some())
+        .collect();
+    if !loads.is_empty() {
+        println!(
+            "\n{:<14} {:>10} {:>6} {:>11} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  errors",
+            "run",
+            "mode",
+            "conns",
+            "req/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "p99.9",
+            "max ms",
+            "RSS MB"
+        );
+        for (name, v) in loads {
+            let l = &v["latency_ms"];
+            let mode = match v["target_rate"].as_f64() {
+                Some(r) => format!("{r:.0}/s"),
+                None => "flat".into(),
+            };
+            println!(
+                "{:<14} {:>10} {:>6} {:>11.1} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.1}  {}",
+                name,
+                mode,
+                v["connections"].as_u64().unwrap_or(0),
+                num(&v["throughput_rps"]),
+                num(&l["p50"]),
+                num(&l["p90"]),
+                num(&l["p99"]),
+                num(&l["p99_9"]),
+                num(&l["max"]),
+                num(&v["server_peak_rss_mb"]),
+                errors_text(&v["errors"]),
+            );
+        }
+    }
+    for (name, v) in results {
+        if v.get("throughput_rps").is_some() {
+            continue;
+        }
+        println!("\n{name}");
+        let mut lines = Vec::new();
+        flatten("", v, &mut lines);
+        for (k, v) in lines {
+            println!("  {k:<34} {v}");
+        }
+    }
+    if let Some(r) = report["ratios"].as_object().filter(|r| !r.is_empty()) {
+        println!();
+        for (k, v) in r {
+            println!("{k:<36} {v}");
+        }
+    }
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(0.0)
+}
+
+fn errors_text(v: &Value) -> String {
+    match v.as_object() {
+        Some(m) if !m.is_empty() => m
+            .iter()
+            .map(|(k, n)| format!("{k}={n}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => "none".into(),
+    }
+}
+
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) if !m.is_empty() && !prefix.ends_with("errors") => {
+            for (k, x) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, x, out);
+            }
+        }
+        Value::Object(_) => out.push((prefix.into(), errors_text(v))),
+        other => out.push((prefix.into(), other.to_string())),
+    }
+}

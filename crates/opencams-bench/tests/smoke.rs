@@ -1,0 +1,119 @@
+//! CI smoke test: every scenario runs in its `--smoke` form against the debug binaries and prints
+//! JSON with the expected fields and positive numbers. No thresholds: speed is what BENCHMARKS.md
+//! is for.
+#![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+const BENCH: &str = env!("CARGO_BIN_EXE_opencams-bench");
+
+/// The `opencams` binary of the same profile beside the bench binary. A binary of another package
+/// cannot be a dependency, so the test asks cargo for it (a no-op when it is up to date, e.g.
+/// under `cargo test --workspace`) and passes its path with --opencams-bin.
+fn opencams_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = PathBuf::from(BENCH).parent().unwrap().to_path_buf();
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "--quiet", "-p", "opencams", "--bin", "opencams"]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        // the binary lands in the target directory this test binary was built in
+        if let Some(target) = dir.parent() {
+            cmd.env("CARGO_TARGET_DIR", target);
+        }
+        let st = cmd
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(st.success(), "cargo build -p opencams failed");
+        let bin = dir.join("opencams");
+        assert!(bin.exists(), "no opencams binary at {}", bin.display());
+        bin
+    })
+    .clone()
+}
+
+fn bench(args: &[&str]) -> Value {
+    let out = Command::new(BENCH)
+        .args(args)
+        .args(["--smoke", "--json", "--opencams-bin"])
+        .arg(opencams_bin())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "opencams-bench {args:?} failed:\n{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("opencams-bench {args:?} printed no JSON ({e}): {stdout}"));
+    assert_eq!(v["smoke"], true, "{v}");
+    assert!(v["machine"]["cores"].as_u64().unwrap() > 0, "{v}");
+    v
+}
+
+fn positive(v: &Value, path: &str) {
+    let mut x = v;
+    for part in path.split('.') {
+        x = &x[part];
+    }
+    let n = x
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path} is not a number in {v}"));
+    assert!(n > 0.0, "{path} is {n}, expected a positive number in {v}");
+}
+
+#[test]
+fn all_e2e_and_backlog_report_their_figures() {
+    let all = bench(&["all"]);
+    for run in ["baseline", "baseline_rate", "accept", "accept_rate"] {
+        let r = &all["results"][run];
+        for f in [
+            "throughput_rps",
+            "requests_ok",
+            "connections",
+            "latency_ms.p50",
+            "latency_ms.p90",
+            "latency_ms.p99",
+            "latency_ms.p99_9",
+            "latency_ms.max",
+            "server_peak_rss_mb",
+        ] {
+            positive(r, f);
+        }
+        assert!(r["errors"].is_object(), "{r}");
+    }
+    positive(&all["ratios"], "accept/baseline throughput");
+
+    let e2e = bench(&["e2e"]);
+    let r = &e2e["results"]["e2e"];
+    for f in [
+        "accepted",
+        "delivered",
+        "delivered_per_s",
+        "accept_to_delivered_ms.p50",
+        "accept_to_delivered_ms.p99",
+        "server_peak_rss_mb",
+    ] {
+        positive(r, f);
+    }
+
+    let backlog = bench(&["backlog", "--messages", "20000"]);
+    let r = &backlog["results"]["backlog"];
+    for f in [
+        "queued",
+        "drained",
+        "drain_rate",
+        "peak_rss_queueing_mb",
+        "peak_rss_drain_mb",
+    ] {
+        positive(r, f);
+    }
+}
