@@ -12,9 +12,24 @@ use tokio::sync::mpsc;
 /// How long a nonce is remembered: the whole ±15 min window.
 pub const KEEP_MS: i64 = 30 * 60 * 1000;
 
+/// Two independent random hash keys: 128 bits of fingerprint per (key, nonce).
+type Hashers = (
+    std::collections::hash_map::RandomState,
+    std::collections::hash_map::RandomState,
+);
+
 pub struct NonceCache {
-    seen: Mutex<HashMap<(String, String), i64>>,
+    /// A 128-bit keyed hash of (key, nonce) → expiry: ~24 bytes an entry instead of two
+    /// strings, since every request adds one for 30 minutes. The hash keys are random per
+    /// process, so a client cannot aim for collisions.
+    seen: Mutex<HashMap<u128, i64>>,
+    hashers: Hashers,
     persist: mpsc::UnboundedSender<NonceRecord>,
+}
+
+fn fingerprint(h: &Hashers, key_id: &str, nonce: &str) -> u128 {
+    use std::hash::BuildHasher;
+    (u128::from(h.0.hash_one((key_id, nonce))) << 64) | u128::from(h.1.hash_one((key_id, nonce)))
 }
 
 impl NonceCache {
@@ -24,10 +39,11 @@ impl NonceCache {
         now_ms: i64,
     ) -> (Self, mpsc::UnboundedReceiver<NonceRecord>) {
         let mut seen = HashMap::new();
+        let hashers = Hashers::default();
         match store.live_nonces(now_ms).await {
             Ok(list) => {
                 for n in list {
-                    seen.insert((n.key_id, n.nonce), n.expires_at);
+                    seen.insert(fingerprint(&hashers, &n.key_id, &n.nonce), n.expires_at);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "could not load recent nonces"),
@@ -36,6 +52,7 @@ impl NonceCache {
         (
             Self {
                 seen: Mutex::new(seen),
+                hashers,
                 persist: tx,
             },
             rx,
@@ -47,7 +64,7 @@ impl NonceCache {
         let Ok(mut seen) = self.seen.lock() else {
             return false;
         };
-        let k = (key_id.to_string(), nonce.to_string());
+        let k = fingerprint(&self.hashers, key_id, nonce);
         if let Some(&exp) = seen.get(&k)
             && exp > now_ms
         {

@@ -177,6 +177,9 @@ pub fn start(
         jitter_ms: args.sim_jitter_ms,
         out_of_order: args.sim_out_of_order,
         public_base_url: Some(format!("http://{local}{MOUNT}")),
+        // the embedded simulator's logs of sends and webhooks are only for inspection; the
+        // store keeps what matters, so keep them short (they cost ~16 KB a message)
+        history_limit: 1000,
         ..Default::default()
     };
     let numbers = Arc::new(StoreNumbers {

@@ -2,6 +2,11 @@
 //! rule an admin command applies is one the API applies too.
 
 mod callbacks;
+// The request path allocates many small strings and maps on every call; profiling the accept
+// path showed glibc malloc/free at ~17% of server time. mimalloc's thread-local free lists cut it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cmd;
 mod config;
 mod embedded_sim;
