@@ -151,6 +151,14 @@ fn lifecycle_create_review_modify_delete() {
     );
     let r = s.sdk1("delete_chatapp_template", json!({"TemplateCode": code}));
     assert_sdk_error(&r, "DelError.TemplateNotExist", 400);
+    // a deleted template can no longer be sent
+    let send = json!({"ChannelType": "whatsapp", "Type": "template", "From": "8613600000000", "To": "8613900000000",
+        "TemplateCode": code, "Language": "en_US", "TemplateParams": {"order_id": "A-1", "name": "Ada", "day": "today"}});
+    assert_sdk_error(
+        &s.sdk1("send_chatapp_message", send),
+        "DetailError.TemplateNotExist",
+        400,
+    );
     // the name is free again, under a new code
     let r = s.sdk1("create_chatapp_template", order_template("order_update"));
     assert_ne!(r["body"]["Data"]["TemplateCode"], code);
