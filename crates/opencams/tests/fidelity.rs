@@ -6,9 +6,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use common::*;
 use serde_json::json;
 
@@ -20,46 +17,18 @@ fn pywa_sends_every_type_and_parses_every_webhook() {
         .local_addr()
         .unwrap()
         .port();
-    let mut sim = Command::new(BIN)
-        .args([
-            "simulator",
-            "--listen",
-            "127.0.0.1:0",
-            "--app-secret",
-            "pywa-secret",
-            "--webhook-url",
-            &format!("http://127.0.0.1:{port}/"),
-            "--number",
-            "1001:8613700000000:w1:tok",
-            "--sim-sent-delay-ms",
-            "30",
-            "--sim-delivered-delay-ms",
-            "60",
-            "--sim-read-delay-ms",
-            "90",
-            "--sim-jitter-ms",
-            "5",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(sim.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("opencams simulator listening on http://")
-        .unwrap()
-        .to_string();
+    let sim = StandaloneSim::start(
+        &format!("http://127.0.0.1:{port}/"),
+        "pywa-secret",
+        "8613700000000",
+    );
+    let addr = sim.addr.clone();
     let out = run_python(
         "pywa_fidelity.py",
         &json!({"sim": addr, "port": port, "phone_id": "1001", "token": "tok", "app_secret": "pywa-secret",
                 "waba_id": "w1", "user": "447700900123", "display": "8613700000000"}),
     );
-    let _ = sim.kill();
-    let _ = sim.wait();
+    drop(sim);
 
     for (kind, result) in out["sends"].as_object().unwrap() {
         assert_eq!(result, "ok", "pywa could not send {kind}: {out}");
