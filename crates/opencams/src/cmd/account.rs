@@ -5,7 +5,7 @@ use clap::Subcommand;
 use opencams_store::AccountStatus;
 use serde_json::json;
 
-use super::{admin_store, find_account, now_ms, print};
+use super::{find_account, now_ms, print, with_store};
 use crate::config::StorageArgs;
 
 #[derive(Subcommand)]
@@ -103,10 +103,7 @@ fn parse_setting(s: &str) -> anyhow::Result<(String, Option<String>)> {
 }
 
 pub async fn run(args: &StorageArgs, cmd: AccountCmd) -> anyhow::Result<()> {
-    let store = admin_store(args).await?;
-    let result = run_with(store.as_ref(), cmd).await;
-    store.close().await;
-    result
+    with_store(args, async |store| run_with(store, cmd).await).await
 }
 
 async fn run_with(store: &dyn opencams_store::Store, cmd: AccountCmd) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use opencams_store::{AccessKey, NewKey, Store};
 use serde_json::{Value, json};
 
-use super::{admin_store, find_account, now_ms, print};
+use super::{find_account, now_ms, print, with_store};
 use crate::config::StorageArgs;
 
 #[derive(Subcommand)]
@@ -50,10 +50,7 @@ fn describe(k: &AccessKey) -> Value {
 }
 
 pub async fn run(args: &StorageArgs, cmd: KeyCmd) -> anyhow::Result<()> {
-    let store = admin_store(args).await?;
-    let result = run_with(store.as_ref(), cmd).await;
-    store.close().await;
-    result
+    with_store(args, async |store| run_with(store, cmd).await).await
 }
 
 async fn run_with(store: &dyn Store, cmd: KeyCmd) -> anyhow::Result<()> {

@@ -45,6 +45,17 @@ pub async fn admin_store(args: &StorageArgs) -> anyhow::Result<Arc<dyn Store>> {
     open_store(&storage).await
 }
 
+/// Opens the store, runs `f` on it, and closes it cleanly whatever `f` returned.
+pub async fn with_store<T>(
+    args: &StorageArgs,
+    f: impl AsyncFnOnce(&dyn Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let store = admin_store(args).await?;
+    let result = f(store.as_ref()).await;
+    store.close().await;
+    result
+}
+
 pub async fn find_account(store: &dyn Store, name: &str) -> anyhow::Result<Account> {
     store
         .account(name)

@@ -6,7 +6,7 @@ use opencams_domain::PhoneNumber;
 use opencams_store::{CloudSettings, NewNumber, Number, NumberFilter, Secret, Store};
 use serde_json::{Value, json};
 
-use super::{admin_store, find_account, now_ms, print};
+use super::{find_account, now_ms, print, with_store};
 use crate::config::StorageArgs;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -83,10 +83,7 @@ fn describe(n: &Number) -> Value {
 }
 
 pub async fn run(args: &StorageArgs, cmd: NumberCmd) -> anyhow::Result<()> {
-    let store = admin_store(args).await?;
-    let result = run_with(store.as_ref(), cmd).await;
-    store.close().await;
-    result
+    with_store(args, async |store| run_with(store, cmd).await).await
 }
 
 async fn run_with(store: &dyn Store, cmd: NumberCmd) -> anyhow::Result<()> {

@@ -8,7 +8,7 @@ use opencams_domain::template::AuditStatus;
 use opencams_store::{Store, TemplateFilter, TemplateRow};
 use serde_json::{Value, json};
 
-use super::{admin_store, find_account, now_ms, print};
+use super::{find_account, now_ms, print, with_store};
 use crate::config::StorageArgs;
 
 #[derive(Subcommand)]
@@ -62,10 +62,7 @@ fn describe(t: &TemplateRow) -> Value {
 }
 
 pub async fn run(args: &StorageArgs, cmd: TemplateCmd) -> anyhow::Result<()> {
-    let store = admin_store(args).await?;
-    let result = run_with(store.as_ref(), cmd).await;
-    store.close().await;
-    result
+    with_store(args, async |store| run_with(store, cmd).await).await
 }
 
 async fn versions(

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use opencams_store::{Endpoint, Store};
 use serde_json::{Value, json};
 
-use super::{admin_store, find_account, now_ms, print};
+use super::{find_account, now_ms, print, with_store};
 use crate::config::StorageArgs;
 
 #[derive(Subcommand)]
@@ -66,10 +66,7 @@ async fn account_id(store: &dyn Store, account: Option<&str>) -> anyhow::Result<
 }
 
 pub async fn run(args: &StorageArgs, cmd: WebhookCmd) -> anyhow::Result<()> {
-    let store = admin_store(args).await?;
-    let result = run_with(store.as_ref(), cmd).await;
-    store.close().await;
-    result
+    with_store(args, async |store| run_with(store, cmd).await).await
 }
 
 async fn run_with(store: &dyn Store, cmd: WebhookCmd) -> anyhow::Result<()> {
