@@ -4,7 +4,6 @@
 
 pub mod actions;
 pub mod auth;
-pub mod cache;
 pub mod context;
 pub mod health;
 pub mod limits;

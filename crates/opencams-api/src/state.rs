@@ -6,7 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use opencams_domain::{Clock, IdGenerator};
 use opencams_store::{Number, Space, Store, TemplateRow};
 
-use crate::cache::TtlCache;
+use opencams_store::cache::TtlCache;
 
 use crate::limits::RateLimiter;
 use crate::nonce::NonceCache;
@@ -51,6 +51,9 @@ pub struct AppState {
     pub spaces: TtlCache<String, Option<Space>>,
     /// Template versions by (space, code or name).
     pub templates: TtlCache<(String, String), Vec<TemplateRow>>,
+    /// Every number by Graph phone-number id, with the app secrets webhooks may be signed with:
+    /// read once per TTL instead of once per webhook POST.
+    pub webhook_numbers: TtlCache<(), Arc<crate::webhooks::WebhookNumbers>>,
     pub clock: Arc<dyn Clock>,
     pub principals: PrincipalCache,
     pub nonces: NonceCache,

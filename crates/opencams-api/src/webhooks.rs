@@ -53,14 +53,26 @@ fn signature_ok(secret: &str, body: &[u8], header: &str) -> bool {
     bool::from(mac.finalize().into_bytes().as_slice().ct_eq(&given))
 }
 
-/// Every number, keyed by its Graph phone-number id.
-async fn numbers_by_graph_id(state: &AppState) -> HashMap<String, Number> {
-    let list = state
-        .store
-        .list_numbers(NumberFilter::default())
-        .await
-        .unwrap_or_default();
-    list.into_iter()
+/// The numbers a webhook can be about, and the secrets it can be signed with.
+pub struct WebhookNumbers {
+    /// Every number, keyed by its Graph phone-number id.
+    by_graph_id: HashMap<String, Number>,
+    /// The numbers' own app secrets, then the configured ones.
+    secrets: Vec<String>,
+}
+
+/// The numbers and secrets, cached for a second; `fresh` reads them again (a webhook for a
+/// number the cache does not know yet, or signed with a secret it does not hold).
+async fn webhook_numbers(
+    state: &AppState,
+    fresh: bool,
+) -> Result<Arc<WebhookNumbers>, opencams_store::StoreError> {
+    if !fresh && let Some(n) = state.webhook_numbers.get(&()) {
+        return Ok(n);
+    }
+    let list = state.store.list_numbers(NumberFilter::default()).await?;
+    let by_graph_id: HashMap<String, Number> = list
+        .into_iter()
         .map(|n| {
             let id = match &n.cloud {
                 Some(c) => c.phone_number_id.clone(),
@@ -68,7 +80,19 @@ async fn numbers_by_graph_id(state: &AppState) -> HashMap<String, Number> {
             };
             (id, n)
         })
-        .collect()
+        .collect();
+    let mut secrets: Vec<String> = by_graph_id
+        .values()
+        .filter_map(|n| n.cloud.as_ref()?.app_secret.as_ref())
+        .map(|s| s.expose().to_string())
+        .collect();
+    secrets.extend(state.webhooks.app_secrets.iter().cloned());
+    let numbers = Arc::new(WebhookNumbers {
+        by_graph_id,
+        secrets,
+    });
+    state.webhook_numbers.put((), numbers.clone());
+    Ok(numbers)
 }
 
 /// `POST /webhooks/whatsapp`
@@ -86,27 +110,51 @@ pub async fn receive(
     else {
         return (StatusCode::UNAUTHORIZED, "missing X-Hub-Signature-256").into_response();
     };
-    let numbers = numbers_by_graph_id(&state).await;
-    let mut secrets: Vec<String> = numbers
-        .values()
-        .filter_map(|n| n.cloud.as_ref()?.app_secret.as_ref())
-        .map(|s| s.expose().to_string())
-        .collect();
-    secrets.extend(state.webhooks.app_secrets.iter().cloned());
-    if !secrets.iter().any(|s| signature_ok(s, &raw, sig)) {
-        return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
+    let mut known = None;
+    for fresh in [false, true] {
+        let numbers = match webhook_numbers(&state, fresh).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "reading numbers for a webhook failed");
+                return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
+            }
+        };
+        if numbers.secrets.iter().any(|s| signature_ok(s, &raw, sig)) {
+            known = Some(numbers);
+            break;
+        }
     }
+    let Some(mut known) = known else {
+        return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
+    };
     let Ok(doc) = serde_json::from_slice::<Value>(&raw) else {
         return (StatusCode::BAD_REQUEST, "not JSON").into_response();
     };
+    let unknown_number = doc["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|e| e["changes"].as_array().into_iter().flatten())
+        .filter_map(|c| c["value"]["metadata"]["phone_number_id"].as_str())
+        .any(|pid| !known.by_graph_id.contains_key(pid));
+    if unknown_number {
+        match webhook_numbers(&state, true).await {
+            Ok(n) => known = n,
+            Err(e) => {
+                tracing::error!(error = %e, "reading numbers for a webhook failed");
+                return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
+            }
+        }
+    }
+    let numbers = &known.by_graph_id;
     for entry in doc["entry"].as_array().into_iter().flatten() {
         let waba = entry["id"].as_str().unwrap_or("");
         for change in entry["changes"].as_array().into_iter().flatten() {
             let value = &change["value"];
             let result = match change["field"].as_str().unwrap_or("") {
-                "messages" => messages(&state, &numbers, value).await,
+                "messages" => messages(&state, numbers, value).await,
                 "message_template_status_update" => {
-                    template_status(&state, &numbers, waba, value).await
+                    template_status(&state, numbers, waba, value).await
                 }
                 other => {
                     tracing::debug!(field = other, "webhook field ignored");
@@ -145,6 +193,7 @@ async fn messages(
         );
         return Ok(());
     };
+    let mut updates = Vec::new();
     for s in value["statuses"].as_array().into_iter().flatten() {
         let status = s["status"].as_str().unwrap_or("");
         if !matches!(status, "sent" | "delivered" | "read" | "failed") {
@@ -186,7 +235,11 @@ async fn messages(
             rec.conversation_id = conversation.1.clone();
             Some(opencams_dispatch::events::status_event(row, &rec))
         });
-        state.store.apply_status(update, builder).await?;
+        updates.push((update, builder));
+    }
+    if !updates.is_empty() {
+        // one write for the whole POST: Meta batches statuses, and so does the store
+        state.store.apply_statuses(updates).await?;
     }
     let names: HashMap<&str, &str> = value["contacts"]
         .as_array()

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use opencams_channels::{Channel, NumberConfig, SendError};
 use opencams_domain::Clock;
-use opencams_domain::template::{self, Category};
-use opencams_store::{Claimed, MessageRow, Number, Settlement, Store};
+use opencams_domain::template::{self, Category, Component};
+use opencams_store::cache::TtlCache;
+use opencams_store::{Claimed, MessageRow, Number, Settlement, Store, TemplateRow};
 use rand::Rng;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -67,6 +68,20 @@ pub struct Dispatcher {
     pub owner: String,
     throughput: Buckets,
     pairs: Buckets,
+    /// Sender numbers by phone, read once a second rather than once per message.
+    numbers: TtlCache<String, Option<Number>>,
+    /// Template versions by (space, code), parsed once a second rather than once per message.
+    templates: TtlCache<(String, String), Arc<Vec<ParsedTemplate>>>,
+}
+
+/// How long the dispatcher trusts a cached number or template: a change made by the CLI in
+/// another process reaches sends within it.
+const CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// A template version and, when it parses, its components and category.
+struct ParsedTemplate {
+    row: TemplateRow,
+    parsed: Option<(Vec<Component>, Category)>,
 }
 
 /// Exponential backoff with full jitter: a random wait up to base·2^attempt, capped.
@@ -91,6 +106,8 @@ impl Dispatcher {
             owner,
             throughput: Buckets::default(),
             pairs: Buckets::default(),
+            numbers: TtlCache::new(CACHE_TTL),
+            templates: TtlCache::new(CACHE_TTL),
         })
     }
 
@@ -186,7 +203,7 @@ impl Dispatcher {
             );
             return self.settle(&m.id, s).await;
         }
-        let number = match self.store.number(&m.sender).await {
+        let number = match self.number(&m.sender).await {
             Ok(Some(n)) => n,
             Ok(None) => {
                 let s = self.ended(
@@ -255,6 +272,43 @@ impl Dispatcher {
         }
     }
 
+    async fn number(&self, phone: &str) -> Result<Option<Number>, opencams_store::StoreError> {
+        if let Some(n) = self.numbers.get(&phone.to_string()) {
+            return Ok(n);
+        }
+        let n = self.store.number(phone).await?;
+        self.numbers.put(phone.to_string(), n.clone());
+        Ok(n)
+    }
+
+    async fn templates(&self, space_id: &str, code: &str) -> Arc<Vec<ParsedTemplate>> {
+        let key = (space_id.to_string(), code.to_string());
+        if let Some(t) = self.templates.get(&key) {
+            return t;
+        }
+        let (rows, cache) = match self.store.templates_by_code(space_id, code).await {
+            Ok(rows) => (rows, true),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading a template failed");
+                (Vec::new(), false)
+            }
+        };
+        let parsed: Arc<Vec<ParsedTemplate>> = Arc::new(
+            rows.into_iter()
+                .map(|row| {
+                    let parsed = template::parse_components(&row.components)
+                        .ok()
+                        .zip(Category::parse(&row.category).ok());
+                    ParsedTemplate { row, parsed }
+                })
+                .collect(),
+        );
+        if cache {
+            self.templates.put(key, parsed.clone());
+        }
+        parsed
+    }
+
     async fn payload(&self, m: &MessageRow) -> Result<serde_json::Value, Settlement> {
         let context = match &m.context_id {
             Some(id) => self
@@ -269,20 +323,10 @@ impl Dispatcher {
         let rendered = if m.send_type == "template" {
             let code = m.template_code.clone().unwrap_or_default();
             let lang = m.language.clone().unwrap_or_default();
-            let rows = self
-                .store
-                .templates_by_code(&m.space_id, &code)
-                .await
-                .unwrap_or_default();
-            let row = rows.into_iter().find(|r| r.language == lang);
-            let parsed = row.as_ref().and_then(|r| {
-                Some((
-                    template::parse_components(&r.components).ok()?,
-                    Category::parse(&r.category).ok()?,
-                ))
-            });
-            match (&row, &parsed) {
-                (Some(r), Some((components, category))) => {
+            let versions = self.templates(&m.space_id, &code).await;
+            let found = versions.iter().find(|t| t.row.language == lang);
+            match found.map(|t| (&t.row, &t.parsed)) {
+                Some((r, Some((components, category)))) => {
                     let view = TemplateView {
                         name: &r.name,
                         language: &r.language,

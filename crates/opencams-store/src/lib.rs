@@ -3,6 +3,7 @@
 //! database URL. All SQL lives in this crate, and so do secrets at rest (AES-256-GCM).
 //! It never speaks HTTP and knows no channel formats.
 
+pub mod cache;
 pub mod crypto;
 mod receipts;
 mod records;
@@ -159,6 +160,12 @@ pub trait Store: ReceiptStore + Send + Sync {
         update: StatusUpdate,
         event: EventBuilder,
     ) -> Result<Option<(MessageRow, bool)>>;
+    /// [`Store::apply_status`] for every update of one provider webhook, in order, in one
+    /// write (all or none).
+    async fn apply_statuses(
+        &self,
+        updates: Vec<(StatusUpdate, EventBuilder)>,
+    ) -> Result<Vec<Option<(MessageRow, bool)>>>;
     /// Stores an inbound message (once per provider id), opens the window, appends its event.
     /// False when it was already stored (a duplicate webhook).
     async fn record_inbound(&self, message: MessageRow, event: Option<NewEvent>) -> Result<bool>;

@@ -11,6 +11,7 @@ use opencams_channels::ids::{simulated_phone_number_id, simulated_waba_id};
 use opencams_channels::simulator::{NumberDirectory, SimNumber, SimTemplate, TemplateDirectory};
 use opencams_domain::template::{self, ButtonType, ComponentType};
 use opencams_store::Store;
+use opencams_store::cache::TtlCache;
 
 /// Where the simulator is mounted.
 pub const MOUNT: &str = "/simulator/graph";
@@ -37,24 +38,34 @@ pub fn load_or_create_token(data_dir: &Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// How long the simulator trusts what it read of opencams's numbers and templates (it looks
+/// them up on every send; a change made by the CLI reaches it within this).
+const DIRECTORY_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// opencams's `simulator` numbers, as the simulator sees them.
 pub struct StoreNumbers {
     pub store: Arc<dyn Store>,
     pub token: String,
+    pub cache: TtlCache<String, Option<SimNumber>>,
 }
 
 #[async_trait]
 impl NumberDirectory for StoreNumbers {
     async fn lookup(&self, phone_number_id: &str) -> Option<SimNumber> {
+        if let Some(hit) = self.cache.get(&phone_number_id.to_string()) {
+            return hit;
+        }
         let phone = phone_number_id.strip_prefix('1')?;
-        let n = self.store.number(phone).await.ok()??;
-        (n.channel == "simulator").then(|| SimNumber {
+        let n = self.store.number(phone).await.ok()?;
+        let found = n.filter(|n| n.channel == "simulator").map(|n| SimNumber {
             phone_number_id: phone_number_id.to_string(),
             display_phone_number: n.phone.clone(),
             waba_id: simulated_waba_id(&n.space_id),
             access_token: self.token.clone(),
             throughput_mps: n.throughput_mps,
-        })
+        });
+        self.cache.put(phone_number_id.to_string(), found.clone());
+        found
     }
 
     async fn waba_numbers(&self, waba_id: &str) -> Vec<SimNumber> {
@@ -79,12 +90,31 @@ impl NumberDirectory for StoreNumbers {
 /// opencams's templates, as the simulator checks template sends against them.
 pub struct StoreTemplates {
     pub store: Arc<dyn Store>,
+    pub cache: TtlCache<(String, String, String), Option<SimTemplate>>,
 }
 
 #[async_trait]
 impl TemplateDirectory for StoreTemplates {
     async fn lookup(&self, waba_id: &str, name: &str, language: &str) -> Option<SimTemplate> {
+        let key = (waba_id.to_string(), name.to_string(), language.to_string());
+        if let Some(hit) = self.cache.get(&key) {
+            return hit;
+        }
+        let found = self.read(waba_id, name, language).await?;
+        self.cache.put(key, found.clone());
+        found
+    }
+}
+
+impl StoreTemplates {
+    /// `None` when the store cannot be read (not cached); `Some(None)` when there is no such
+    /// template.
+    async fn read(&self, waba_id: &str, name: &str, language: &str) -> Option<Option<SimTemplate>> {
         let rows = self.store.templates_by_name(waba_id, name).await.ok()?;
+        Some(Self::sim_template(rows, language))
+    }
+
+    fn sim_template(rows: Vec<opencams_store::TemplateRow>, language: &str) -> Option<SimTemplate> {
         let row = rows.into_iter().find(|r| r.language == language)?;
         let components = template::parse_components(&row.components).ok()?;
         let vars = template::variables(&components);
@@ -185,9 +215,13 @@ pub fn start(
     let numbers = Arc::new(StoreNumbers {
         store: store.clone(),
         token: token.to_string(),
+        cache: TtlCache::new(DIRECTORY_TTL),
     });
     let sim = opencams_channels::simulator::Simulator::new(cfg, numbers, clock);
-    sim.set_template_directory(Arc::new(StoreTemplates { store }));
+    sim.set_template_directory(Arc::new(StoreTemplates {
+        store,
+        cache: TtlCache::new(DIRECTORY_TTL),
+    }));
     // the simulator's worker stops with `shutdown`; nothing needs to wait for it
     drop(sim.start(shutdown));
     sim

@@ -598,6 +598,19 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn apply_statuses(
+        &self,
+        updates: Vec<(StatusUpdate, EventBuilder)>,
+    ) -> Result<Vec<Option<(MessageRow, bool)>>> {
+        self.write(move |c, _| {
+            updates
+                .into_iter()
+                .map(|(u, event)| super::messages::apply_status(c, &u, event))
+                .collect()
+        })
+        .await
+    }
+
     async fn record_inbound(&self, message: MessageRow, event: Option<NewEvent>) -> Result<bool> {
         self.write(move |c, _| super::messages::record_inbound(c, &message, event.as_ref()))
             .await

@@ -203,7 +203,7 @@ pub(super) fn settle(
     match outcome {
         Settlement::Submitted { provider_id } => {
             c.prepare_cached(
-                "UPDATE messages SET provider_id = ?1, updated_at = ?2 WHERE id = ?3",
+                "UPDATE messages SET provider_id = ?1, updated_at = max(updated_at, ?2) WHERE id = ?3",
             )?
             .execute(params![provider_id, now, id])?;
             c.prepare_cached("DELETE FROM queue WHERE message_id = ?1")?
@@ -255,13 +255,30 @@ pub(super) fn apply_status(
     u: &StatusUpdate,
     event: EventBuilder,
 ) -> Result<Option<(MessageRow, bool)>> {
-    let Some(mut m) = c
+    let mut m = c
         .prepare_cached(&format!(
             "SELECT {COLS} FROM messages WHERE provider_id = ?1"
         ))?
         .query_row([&u.provider_id], row)
-        .optional()?
-    else {
+        .optional()?;
+    // a status can overtake the settlement that records the provider id: the provider echoes
+    // our MessageId in `biz_opaque_callback_data`, so find the message by it and record the id
+    if m.is_none()
+        && let Some(id) = u.message_id.as_deref().filter(|_| !u.provider_id.is_empty())
+    {
+        m = c
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM messages WHERE id = ?1 AND direction = 'out' AND provider_id IS NULL"
+            ))?
+            .query_row([id], row)
+            .optional()?;
+        if let Some(found) = m.as_mut() {
+            c.prepare_cached("UPDATE messages SET provider_id = ?1 WHERE id = ?2")?
+                .execute(params![u.provider_id, found.id])?;
+            found.provider_id = Some(u.provider_id.clone());
+        }
+    }
+    let Some(mut m) = m else {
         return Ok(None);
     };
     let current = m.status.as_str();

@@ -18,10 +18,16 @@ use rusqlite::{Connection, OpenFlags};
 use crate::{Cipher, Result, StoreError};
 use writer::Writer;
 
+/// Reader connections kept open. Reads wait for one rather than opening a throwaway connection:
+/// opening parses the whole schema, which under load cost more than the reads themselves.
+const READERS: usize = 4;
+
 pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
     readers: Mutex<Vec<Connection>>,
+    /// One permit per reader connection (open or not yet opened).
+    reader_permits: tokio::sync::Semaphore,
     pub(crate) cipher: Cipher,
 }
 
@@ -45,6 +51,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             writer: Writer::start(conn),
             readers: Mutex::new(Vec::new()),
+            reader_permits: tokio::sync::Semaphore::new(READERS),
             cipher,
         })
     }
@@ -54,6 +61,11 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection, &Cipher) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        let _permit = self
+            .reader_permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
         let pooled = self.readers.lock().map_err(|_| StoreError::Closed)?.pop();
         let conn = match pooled {
             Some(c) => c,
@@ -63,6 +75,7 @@ impl SqliteStore {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 c.busy_timeout(std::time::Duration::from_secs(10))?;
+                c.execute_batch("PRAGMA temp_store=MEMORY;")?;
                 c
             }
         };
@@ -73,9 +86,7 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Sqlite(format!("reader task failed: {e}")))?;
-        if let Ok(mut pool) = self.readers.lock()
-            && pool.len() < 8
-        {
+        if let Ok(mut pool) = self.readers.lock() {
             pool.push(conn);
         }
         out
@@ -91,6 +102,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn shutdown(&self) {
+        self.reader_permits.close();
         if let Ok(mut pool) = self.readers.lock() {
             pool.clear();
         }

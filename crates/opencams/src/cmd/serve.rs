@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use opencams_api::cache::TtlCache;
+use opencams_store::cache::TtlCache;
 use opencams_api::limits::LocalRateLimiter;
 use opencams_api::nonce::{self, NonceCache};
 use opencams_api::principal::PrincipalCache;
@@ -87,6 +87,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         numbers: TtlCache::new(std::time::Duration::from_secs(2)),
         spaces: TtlCache::new(std::time::Duration::from_secs(2)),
         templates: TtlCache::new(std::time::Duration::from_secs(1)),
+        webhook_numbers: TtlCache::new(std::time::Duration::from_secs(1)),
         clock,
         principals: PrincipalCache::default(),
         nonces,
