@@ -439,7 +439,7 @@ impl Store for SqliteStore {
         }
         self.write(move |c, _| {
             let mut ins = c.prepare_cached(
-                "INSERT OR IGNORE INTO nonces (key_id, nonce, expires_at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO nonces (key_id, nonce, expires_at) VALUES (?1, ?2, ?3)",
             )?;
             let mut min_exp = i64::MAX;
             for n in &nonces {

@@ -239,6 +239,21 @@ const MIGRATIONS: &[&str] = &[
         message_id TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 6: nonces in arrival order. Keyed by (key, nonce), every insert landed on a random page of
+    // a large B-tree, so each commit wrote one WAL page per request; appended by time they share
+    // pages. Uniqueness is the in-memory cache's job; this table only survives restarts.
+    r#"
+    CREATE TABLE nonces_by_time (
+        expires_at INTEGER NOT NULL,
+        key_id TEXT NOT NULL,
+        nonce TEXT NOT NULL
+    );
+    CREATE INDEX nonces_by_time_expiry ON nonces_by_time(expires_at);
+    INSERT INTO nonces_by_time (expires_at, key_id, nonce)
+        SELECT expires_at, key_id, nonce FROM nonces ORDER BY expires_at;
+    DROP TABLE nonces;
+    ALTER TABLE nonces_by_time RENAME TO nonces;
+    "#,
 ];
 
 pub(crate) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
