@@ -49,7 +49,7 @@ impl SqliteStore {
         schema::migrate(&conn)?;
         Ok(Self {
             path: path.to_path_buf(),
-            writer: Writer::start(conn),
+            writer: Writer::start(conn, path),
             readers: Mutex::new(Vec::new()),
             reader_permits: tokio::sync::Semaphore::new(READERS),
             cipher,

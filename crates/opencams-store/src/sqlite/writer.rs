@@ -2,8 +2,15 @@
 //! one transaction, each job in its own savepoint (so one failing job does not undo the others),
 //! then commits once (fsync, `synchronous=FULL`) and only then answers every caller. Durability
 //! costs one fsync per batch, not per request.
+//!
+//! Checkpoints (copying the WAL back into the database file) run on a second thread with its own
+//! connection, so the writer does not stop to copy pages; the writer itself only checkpoints
+//! once a second, when the background thread has already copied nearly everything, so that the
+//! WAL is reset and does not grow under a steady stream of commits.
 
+use std::path::Path;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -12,6 +19,12 @@ use crate::StoreError;
 
 /// The most jobs committed together.
 const MAX_BATCH: usize = 1024;
+
+/// How often the background thread checkpoints.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// How often the writer checkpoints between batches (which lets the next commit reset the WAL).
+const WRITER_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// One write: run inside the group transaction, then told how the commit went.
 trait Job: Send {
@@ -55,18 +68,45 @@ type BoxedJob = Box<dyn Job>;
 pub(crate) struct Writer {
     tx: std::sync::Mutex<Option<mpsc::UnboundedSender<BoxedJob>>>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Dropped to stop the checkpointer.
+    checkpoint_stop: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    checkpointer: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Writer {
-    pub(crate) fn start(conn: Connection) -> Self {
+    /// Starts the writer on `conn` and the checkpointer on a second connection to `path`
+    /// (without one, the writer checkpoints by itself as SQLite does by default).
+    pub(crate) fn start(conn: Connection, path: &Path) -> Self {
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        // SQLite runs one checkpoint at a time (another gets SQLITE_BUSY at once): the writer's
+        // must not collide with the background one, or the WAL is never reset
+        let turn = std::sync::Arc::new(std::sync::Mutex::new(()));
+        let background_turn = turn.clone();
+        let checkpointer = Connection::open(path)
+            .and_then(|c| {
+                c.busy_timeout(Duration::from_secs(10))?;
+                conn.execute_batch("PRAGMA wal_autocheckpoint=0;")?;
+                Ok(c)
+            })
+            .map_err(|e| tracing::warn!(error = %e, "no background checkpointer"))
+            .ok()
+            .and_then(|c| {
+                std::thread::Builder::new()
+                    .name("opencams-sqlite-checkpoint".into())
+                    .spawn(move || checkpoint_loop(c, stop_rx, &background_turn))
+                    .ok()
+            });
+        let background = checkpointer.is_some().then_some(turn);
         let (tx, rx) = mpsc::unbounded_channel();
         let thread = std::thread::Builder::new()
             .name("opencams-sqlite-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, background))
             .ok();
         Self {
             tx: std::sync::Mutex::new(Some(tx)),
             thread: std::sync::Mutex::new(thread),
+            checkpoint_stop: std::sync::Mutex::new(Some(stop_tx)),
+            checkpointer: std::sync::Mutex::new(checkpointer),
         }
     }
 
@@ -97,6 +137,13 @@ impl Writer {
         if let Ok(mut tx) = self.tx.lock() {
             tx.take();
         }
+        if let Ok(mut stop) = self.checkpoint_stop.lock() {
+            stop.take();
+        }
+        let checkpointer = self.checkpointer.lock().ok().and_then(|mut t| t.take());
+        if let Some(h) = checkpointer {
+            let _ = h.join();
+        }
         let handle = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(h) = handle {
             let _ = h.join();
@@ -104,8 +151,30 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<BoxedJob>) {
+/// Copies committed WAL pages into the database file every [`CHECKPOINT_EVERY`] until `stop`'s
+/// sender is dropped. PASSIVE never blocks the writer or readers.
+fn checkpoint_loop(
+    conn: Connection,
+    stop: std::sync::mpsc::Receiver<()>,
+    turn: &std::sync::Mutex<()>,
+) {
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY)
+    {
+        let Ok(_turn) = turn.lock() else { return };
+        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+            tracing::debug!(error = %e, "background checkpoint failed");
+        }
+    }
+}
+
+/// `background`: the checkpointer's turn, when there is one.
+fn run(
+    conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<BoxedJob>,
+    background: Option<std::sync::Arc<std::sync::Mutex<()>>>,
+) {
     let mut batch: Vec<BoxedJob> = Vec::with_capacity(MAX_BATCH);
+    let mut checkpointed = Instant::now();
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -115,6 +184,16 @@ fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<BoxedJob>) {
             }
         }
         commit_batch(&conn, &mut batch);
+        // only when the background thread is not in the middle of one (try again next batch)
+        if let Some(turn) = &background
+            && checkpointed.elapsed() >= WRITER_CHECKPOINT_EVERY
+            && let Ok(_turn) = turn.try_lock()
+        {
+            checkpointed = Instant::now();
+            if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                tracing::debug!(error = %e, "writer checkpoint failed");
+            }
+        }
     }
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
         tracing::warn!(error = %e, "final WAL checkpoint failed");
