@@ -186,6 +186,10 @@ pub struct SimArgs {
     /// Simulator: sometimes deliver `read` before `delivered`
     #[arg(long, env = "OPENCAMS_SIM_OUT_OF_ORDER", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub sim_out_of_order: bool,
+    /// Simulator: statuses of one number due together share one webhook POST (up to 100), as
+    /// Meta does under load; off, every status is its own POST
+    #[arg(long, env = "OPENCAMS_SIM_BATCH_STATUSES", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub sim_batch_statuses: bool,
 }
 
 /// Builds and starts the embedded simulator.
@@ -206,6 +210,7 @@ pub fn start(
         read_delay_ms: args.sim_read_delay_ms,
         jitter_ms: args.sim_jitter_ms,
         out_of_order: args.sim_out_of_order,
+        chaos_batch: args.sim_batch_statuses,
         public_base_url: Some(format!("http://{local}{MOUNT}")),
         // the embedded simulator's logs of sends and webhooks are only for inspection; the
         // store keeps what matters, so keep them short (they cost ~16 KB a message)

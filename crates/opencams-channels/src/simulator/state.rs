@@ -214,6 +214,19 @@ impl State {
         out
     }
 
+    /// Removes and returns the earliest delivery due at `now_ms`.
+    pub fn next_due_delivery(&mut self, now_ms: i64) -> Option<Delivery> {
+        if self
+            .deliveries
+            .peek()
+            .is_some_and(|Reverse(d)| d.due_ms <= now_ms)
+        {
+            self.deliveries.pop().map(|Reverse(d)| d)
+        } else {
+            None
+        }
+    }
+
     pub fn due_deliveries(&mut self, now_ms: i64) -> Vec<Delivery> {
         let mut out = Vec::new();
         while self

@@ -25,6 +25,12 @@ const POLL_MS: i64 = 25;
 const MAX_IN_FLIGHT: usize = 32;
 /// Events due this close together go out in one POST when `chaos_batch` is on.
 const BATCH_WINDOW_MS: i64 = 10;
+/// The most statuses in one batched POST (keeps bodies far below a receiver's size limit).
+const MAX_BATCH_STATUSES: usize = 100;
+/// Webhook bodies built and waiting for (or in) delivery. While this many wait, due statuses
+/// stay scheduled in their compact form: when the receiver is slower than the sends, memory
+/// holds small events instead of a growing pile of bodies and tasks.
+const MAX_PENDING_BODIES: usize = 4 * MAX_IN_FLIGHT;
 
 impl Simulator {
     /// Runs until `shutdown` is cancelled.
@@ -39,12 +45,13 @@ impl Simulator {
     async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
         loop {
-            self.tick(&permits);
+            let saturated = self.tick(&permits);
             let now = self.clock.now_ms();
-            let wait = self
-                .lock()
-                .next_due()
-                .map_or(POLL_MS, |due| (due - now).clamp(1, POLL_MS));
+            // saturated: a finished delivery wakes the loop, nothing else can be done before
+            let wait = match self.lock().next_due() {
+                Some(due) if !saturated => (due - now).clamp(1, POLL_MS),
+                _ => POLL_MS,
+            };
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())) => {}
@@ -53,9 +60,19 @@ impl Simulator {
         }
     }
 
-    fn tick(self: &Arc<Self>, permits: &Arc<Semaphore>) {
+    /// Runs what is due; true when webhook delivery is at capacity.
+    fn tick(self: &Arc<Self>, permits: &Arc<Semaphore>) -> bool {
         let now = self.clock.now_ms();
-        let events = self.lock().due_events(now + BATCH_WINDOW_MS);
+        let in_flight = MAX_IN_FLIGHT - permits.available_permits();
+        let (events, backed_up) = {
+            let mut st = self.lock();
+            let pending = st.deliveries.len() + in_flight;
+            if pending >= MAX_PENDING_BODIES && self.cfg.webhook_url.is_some() {
+                (Vec::new(), true)
+            } else {
+                (st.due_events(now + BATCH_WINDOW_MS), false)
+            }
+        };
         let mut statuses: BTreeMap<String, Vec<(i64, StatusEvent)>> = BTreeMap::new();
         for s in events {
             match s.event {
@@ -75,7 +92,16 @@ impl Simulator {
         if !statuses.is_empty() {
             let mut st = self.lock();
             let batches: Vec<Vec<(i64, StatusEvent)>> = if self.cfg.chaos_batch {
-                statuses.into_values().collect()
+                statuses
+                    .into_values()
+                    .flat_map(|list| {
+                        let mut list = list.into_iter().peekable();
+                        std::iter::from_fn(move || {
+                            list.peek()?;
+                            Some(list.by_ref().take(MAX_BATCH_STATUSES).collect())
+                        })
+                    })
+                    .collect()
             } else {
                 statuses.into_values().flatten().map(|e| vec![e]).collect()
             };
@@ -89,21 +115,25 @@ impl Simulator {
                 st.enqueue_webhook(body, now, self.cfg.history_limit);
             }
         }
-        let due = self.lock().due_deliveries(now);
         let Some(url) = self.cfg.webhook_url.clone() else {
-            return;
+            self.lock().due_deliveries(now);
+            return false;
         };
-        for d in due {
+        // start only as many deliveries as may run; the rest wait in the heap, and a finished
+        // delivery wakes the loop for the next
+        while let Ok(permit) = Arc::clone(permits).try_acquire_owned() {
+            let Some(d) = self.lock().next_due_delivery(now) else {
+                break;
+            };
             let sim = Arc::clone(self);
-            let permits = Arc::clone(permits);
             let url = url.clone();
             tokio::spawn(async move {
-                let Ok(_permit) = permits.acquire_owned().await else {
-                    return;
-                };
                 sim.deliver(&url, d).await;
+                drop(permit);
+                sim.wake.notify_one();
             });
         }
+        backed_up || permits.available_permits() == 0
     }
 
     async fn deliver(&self, url: &str, d: Delivery) {
