@@ -475,3 +475,82 @@ async fn statuses_apply_monotonically_and_inbound_once() {
         Some(77)
     );
 }
+
+#[tokio::test]
+async fn statuses_that_overtake_the_settlement_find_the_message_by_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite(dir.path()).await;
+    s.insert_messages(vec![msg("m2")], vec![]).await.unwrap();
+    let c = s.claim_due("W", 10, 1000, 1).await.unwrap();
+    let up = |st: &str, at, message_id: Option<&str>| StatusUpdate {
+        provider_id: "wamid.m2".into(),
+        message_id: message_id.map(String::from),
+        status: st.into(),
+        at,
+        error_code: None,
+        error_description: None,
+    };
+    let ev = || -> EventBuilder {
+        Box::new(|m: &MessageRow, st: &str| {
+            Some(NewEvent {
+                account_id: m.account_id,
+                kind: "status".into(),
+                message_id: Some(m.id.clone()),
+                payload: st.into(),
+            })
+        })
+    };
+    // without our id, a status for an unsettled send finds nothing
+    assert!(
+        s.apply_status(up("sent", 12, None), ev())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // one webhook with both statuses, before the settlement: one write, applied in order
+    let out = s
+        .apply_statuses(vec![
+            (up("sent", 12, Some("m2")), ev()),
+            (up("delivered", 13, Some("m2")), ev()),
+        ])
+        .await
+        .unwrap();
+    let statuses: Vec<(String, bool)> = out
+        .into_iter()
+        .map(|r| {
+            let (row, changed) = r.unwrap();
+            (row.status, changed)
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![("sent".to_string(), true), ("delivered".to_string(), true)]
+    );
+    let row = s.message("m2").await.unwrap().unwrap();
+    assert_eq!(row.provider_id.as_deref(), Some("wamid.m2"));
+    assert_eq!(row.updated_at, 13);
+    // the settlement that arrives late keeps the status and the later time
+    assert!(
+        s.settle(
+            &c[0].message.id,
+            "W",
+            Settlement::Submitted {
+                provider_id: "wamid.m2".into(),
+            },
+            11,
+        )
+        .await
+        .unwrap()
+    );
+    let row = s.message("m2").await.unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.updated_at), ("delivered", 13));
+    assert_eq!(s.queue_len().await.unwrap(), 0);
+    // another message's id does not capture a status whose provider id is already known
+    assert!(
+        s.apply_status(up("read", 14, Some("other")), ev())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(s.message("m2").await.unwrap().unwrap().status, "read");
+}
