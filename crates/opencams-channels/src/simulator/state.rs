@@ -199,13 +199,14 @@ impl State {
         }));
     }
 
-    /// Removes and returns every scheduled event due at `now_ms`.
-    pub fn due_events(&mut self, now_ms: i64) -> Vec<Scheduled> {
+    /// Removes and returns the scheduled events due at `now_ms`, earliest first, at most `max`.
+    pub fn due_events(&mut self, now_ms: i64, max: usize) -> Vec<Scheduled> {
         let mut out = Vec::new();
-        while self
-            .schedule
-            .peek()
-            .is_some_and(|Reverse(s)| s.due_ms <= now_ms)
+        while out.len() < max
+            && self
+                .schedule
+                .peek()
+                .is_some_and(|Reverse(s)| s.due_ms <= now_ms)
         {
             if let Some(Reverse(s)) = self.schedule.pop() {
                 out.push(s);

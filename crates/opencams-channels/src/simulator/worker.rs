@@ -31,6 +31,11 @@ const MAX_BATCH_STATUSES: usize = 100;
 /// stay scheduled in their compact form: when the receiver is slower than the sends, memory
 /// holds small events instead of a growing pile of bodies and tasks.
 const MAX_PENDING_BODIES: usize = 4 * MAX_IN_FLIGHT;
+/// Statuses taken from the schedule in one tick at most.
+const MAX_EVENTS_PER_TICK: usize = 20_000;
+/// Statuses this late mean the receiver is not keeping up: like Meta under load, the simulator
+/// then batches a number's due statuses into one POST even without `chaos_batch`.
+const LAG_BATCH_MS: i64 = 200;
 
 impl Simulator {
     /// Runs until `shutdown` is cancelled.
@@ -70,9 +75,13 @@ impl Simulator {
             if pending >= MAX_PENDING_BODIES && self.cfg.webhook_url.is_some() {
                 (Vec::new(), true)
             } else {
-                (st.due_events(now + BATCH_WINDOW_MS), false)
+                (
+                    st.due_events(now + BATCH_WINDOW_MS, MAX_EVENTS_PER_TICK),
+                    false,
+                )
             }
         };
+        let lagging = events.first().is_some_and(|s| s.due_ms < now - LAG_BATCH_MS);
         let mut statuses: BTreeMap<String, Vec<(i64, StatusEvent)>> = BTreeMap::new();
         for s in events {
             match s.event {
@@ -91,7 +100,7 @@ impl Simulator {
         }
         if !statuses.is_empty() {
             let mut st = self.lock();
-            let batches: Vec<Vec<(i64, StatusEvent)>> = if self.cfg.chaos_batch {
+            let batches: Vec<Vec<(i64, StatusEvent)>> = if self.cfg.chaos_batch || lagging {
                 statuses
                     .into_values()
                     .flat_map(|list| {
