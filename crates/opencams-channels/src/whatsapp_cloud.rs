@@ -144,10 +144,9 @@ impl WhatsAppCloud {
 impl Channel for WhatsAppCloud {
     async fn send(&self, number: &NumberConfig, payload: &Value) -> Result<Sent, SendError> {
         let url = format!(
-            "{}/{}/{}/messages",
+            "{}{}",
             number.api_base.trim_end_matches('/'),
-            number.api_version,
-            number.phone_number_id
+            send_path(number)
         );
         let started = Instant::now();
         let resp = self
@@ -173,21 +172,31 @@ impl Channel for WhatsAppCloud {
         let status = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         tracing::debug!(%url, status, elapsed_ms = started.elapsed().as_millis() as u64, response = %body, "Cloud API exchange");
-        if (200..300).contains(&status) {
-            if let Some(id) = body.pointer("/messages/0/id").and_then(Value::as_str) {
-                return Ok(Sent {
-                    provider_id: id.to_string(),
-                });
-            }
-            return Err(SendError {
-                code: "http_200".into(),
-                description: "the Cloud API answered without a message id".into(),
-                retryable: true,
-                throttled: false,
+        send_answer(status, &body)
+    }
+}
+
+/// The path of a send under the API base: `/{version}/{phone-number-id}/messages`.
+pub fn send_path(number: &NumberConfig) -> String {
+    format!("/{}/{}/messages", number.api_version, number.phone_number_id)
+}
+
+/// Maps the answer to a send (`POST …/messages`): the message id, or the classified error.
+pub fn send_answer(status: u16, body: &Value) -> Result<Sent, SendError> {
+    if (200..300).contains(&status) {
+        if let Some(id) = body.pointer("/messages/0/id").and_then(Value::as_str) {
+            return Ok(Sent {
+                provider_id: id.to_string(),
             });
         }
-        Err(classify(status, &body))
+        return Err(SendError {
+            code: "http_200".into(),
+            description: "the Cloud API answered without a message id".into(),
+            retryable: true,
+            throttled: false,
+        });
     }
+    Err(classify(status, body))
 }
 
 #[cfg(test)]

@@ -388,11 +388,10 @@ pub type Configure = Box<dyn Fn(&Number) -> Option<NumberConfig> + Send + Sync>;
 
 impl Router for ChannelMap {
     fn route(&self, number: &Number) -> Option<(Arc<dyn Channel>, NumberConfig)> {
-        let key = if number.channel == "simulator" {
-            "whatsapp-cloud"
-        } else {
-            number.channel.as_str()
-        };
-        Some((self.channels.get(key)?.clone(), (self.configure)(number)?))
+        // the simulator's numbers speak the Cloud API: its own channel when one is registered
+        let channel = self.channels.get(number.channel.as_str()).or_else(|| {
+            (number.channel == "simulator").then(|| self.channels.get("whatsapp-cloud"))?
+        })?;
+        Some((channel.clone(), (self.configure)(number)?))
     }
 }

@@ -138,7 +138,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         store.clone(),
         state.clock.clone(),
         &sim_token,
-        local,
+        &sim,
         opencams_dispatch::worker::DispatchConfig {
             concurrency: args.dispatch_concurrency.max(1),
             retry_base_ms: args.retry_base_ms.max(1),
