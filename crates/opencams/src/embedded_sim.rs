@@ -212,9 +212,9 @@ pub fn start(
         out_of_order: args.sim_out_of_order,
         chaos_batch: args.sim_batch_statuses,
         public_base_url: Some(format!("http://{local}{MOUNT}")),
-        // the embedded simulator's logs of sends and webhooks are only for inspection; the
-        // store keeps what matters, so keep them short (they cost ~16 KB a message)
-        history_limit: 1000,
+        // the embedded simulator's logs of sends and webhooks are only for inspection and
+        // nothing reads them in `serve` (the store keeps what matters): keep none
+        history_limit: 0,
         ..Default::default()
     };
     let numbers = Arc::new(StoreNumbers {

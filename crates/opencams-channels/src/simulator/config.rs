@@ -41,7 +41,7 @@ pub struct SimConfig {
     /// the request's `Host` header and mount point.
     pub public_base_url: Option<String>,
     /// How many entries `sent()`, `webhook_attempts()` and `emitted_webhooks()` keep; older
-    /// ones are dropped so a long-running server does not grow without bound.
+    /// ones are dropped so a long-running server does not grow without bound. 0 keeps none.
     pub history_limit: usize,
     /// Business-initiated reach per WABA: unique users messaged outside an open window in a
     /// moving 24 h (§4.4). `None` is unlimited; Meta's entry tier is 250.

@@ -157,16 +157,18 @@ impl Simulator {
         };
 
         let wamid = ids::wamid(&wa_id);
-        st.sent.push(SentRecord {
-            wamid: wamid.clone(),
-            phone_number_id: pnid,
-            to: wa_id.clone(),
-            kind: req.kind.clone(),
-            body,
-            biz_opaque_callback_data: req.biz_opaque.clone(),
-            at_ms: now,
-        });
-        super::state::trim(&mut st.sent, self.cfg.history_limit);
+        if self.cfg.history_limit > 0 {
+            st.sent.push(SentRecord {
+                wamid: wamid.clone(),
+                phone_number_id: pnid,
+                to: wa_id.clone(),
+                kind: req.kind.clone(),
+                body,
+                biz_opaque_callback_data: req.biz_opaque.clone(),
+                at_ms: now,
+            });
+            super::state::trim(&mut st.sent, self.cfg.history_limit);
+        }
         let plan = plan(&self.cfg, scenario, &wamid, now, traits, forced);
         for (due, status, error) in plan.steps {
             let ev = StatusEvent {

@@ -187,8 +187,10 @@ impl State {
     /// Queues a webhook body for its first attempt.
     pub fn enqueue_webhook(&mut self, body: Value, now_ms: i64, history_limit: usize) {
         let text = super::webhooks::escape_non_ascii(&body.to_string());
-        self.emitted.push(body);
-        trim(&mut self.emitted, history_limit);
+        if history_limit > 0 {
+            self.emitted.push(body);
+            trim(&mut self.emitted, history_limit);
+        }
         let id = self.next_seq();
         self.deliveries.push(Reverse(Delivery {
             due_ms: now_ms,

@@ -165,18 +165,20 @@ impl Simulator {
         let delivered = outcome.ok();
         let now = self.clock.now_ms();
         let mut st = self.lock();
-        st.attempts.push(WebhookAttempt {
-            delivery_id: d.id,
-            attempt: d.attempt,
-            at_ms,
-            url: url.to_string(),
-            body: d.body.clone(),
-            signature,
-            http_status: outcome.http_status,
-            error: outcome.error,
-            delivered,
-        });
-        super::state::trim(&mut st.attempts, self.cfg.history_limit);
+        if self.cfg.history_limit > 0 {
+            st.attempts.push(WebhookAttempt {
+                delivery_id: d.id,
+                attempt: d.attempt,
+                at_ms,
+                url: url.to_string(),
+                body: d.body.clone(),
+                signature,
+                http_status: outcome.http_status,
+                error: outcome.error,
+                delivered,
+            });
+            super::state::trim(&mut st.attempts, self.cfg.history_limit);
+        }
         let retry_for = i64::try_from(self.cfg.webhook_retry_for_ms).unwrap_or(i64::MAX);
         if !delivered && now - d.first_ms < retry_for {
             let attempt = d.attempt + 1;
