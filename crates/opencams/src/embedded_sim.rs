@@ -1,7 +1,10 @@
 //! The built-in Cloud API simulator as `opencams serve` runs it: mounted under
 //! `/simulator/graph` on the same server, fed by the store (opencams's `simulator` numbers and
-//! templates), posting its signed webhooks to this server's `/webhooks/whatsapp`. Sends go through
-//! the real `whatsapp-cloud` adapter, so the whole delivery path runs locally.
+//! templates). Inside the server, sends and webhooks skip the loopback socket but not the
+//! protocol: the dispatcher hands the `whatsapp-cloud` adapter's Graph request to the
+//! simulator's router ([`InProcessGraph`]), and the simulator hands its signed webhook bodies to
+//! the `/webhooks/whatsapp` handler ([`InProcessWebhooks`]), which checks the signature as for
+//! Meta. Over HTTP the simulator answers anyone else (`opencams simulate`, curl, SDKs).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -276,6 +279,37 @@ impl opencams_channels::Channel for InProcessGraph {
         let answer = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         tracing::debug!(status, response = %answer, "built-in simulator exchange");
         send_answer(status, &answer)
+    }
+}
+
+/// Hands the built-in simulator's signed webhooks to this server's own `/webhooks/whatsapp`
+/// handler in process: the same body, the same `X-Hub-Signature-256` check, the same answer, without
+/// a loopback socket. It holds the server state weakly, so it never keeps a stopping server alive.
+pub struct InProcessWebhooks {
+    pub state: std::sync::Weak<opencams_api::AppState>,
+}
+
+#[async_trait]
+impl opencams_channels::simulator::WebhookSink for InProcessWebhooks {
+    async fn deliver(&self, body: &str, signature: &str) -> Result<u16, String> {
+        use axum::http::{HeaderMap, HeaderValue, header};
+        let state = self.state.upgrade().ok_or("the server is stopping")?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            "x-hub-signature-256",
+            HeaderValue::from_str(signature).map_err(|e| e.to_string())?,
+        );
+        let resp = opencams_api::webhooks::receive(
+            axum::extract::State(state),
+            headers,
+            axum::body::Body::from(body.to_string()),
+        )
+        .await;
+        Ok(resp.status().as_u16())
     }
 }
 

@@ -100,6 +100,15 @@ pub struct SimNumber {
     pub throughput_mps: u32,
 }
 
+/// Where webhooks go instead of an HTTP POST to `webhook_url`: a server that embeds the
+/// simulator hands them to its own webhook handler.
+#[async_trait]
+pub trait WebhookSink: Send + Sync {
+    /// Delivers one body with its `X-Hub-Signature-256`; the HTTP status the receiver answered,
+    /// or why it could not answer.
+    async fn deliver(&self, body: &str, signature: &str) -> Result<u16, String>;
+}
+
 /// Where the simulator finds business numbers (opencams plugs in its store).
 #[async_trait]
 pub trait NumberDirectory: Send + Sync {

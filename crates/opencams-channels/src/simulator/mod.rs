@@ -59,6 +59,7 @@ use tokio::sync::Notify;
 
 pub use config::{
     NumberDirectory, SimConfig, SimNumber, SimTemplate, StaticNumbers, TemplateDirectory,
+    WebhookSink,
 };
 pub use errors::{GraphError, SimError};
 pub use faults::{Fault, FaultKind};
@@ -76,6 +77,7 @@ pub struct Simulator {
     cfg: SimConfig,
     numbers: Arc<dyn NumberDirectory>,
     template_dir: RwLock<Option<Arc<dyn TemplateDirectory>>>,
+    webhook_sink: RwLock<Option<Arc<dyn WebhookSink>>>,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
     wake: Notify,
@@ -107,6 +109,7 @@ impl Simulator {
             cfg,
             numbers,
             template_dir: RwLock::new(None),
+            webhook_sink: RwLock::new(None),
             clock,
             state: Mutex::new(State::default()),
             wake: Notify::new(),
@@ -116,6 +119,19 @@ impl Simulator {
 
     pub fn config(&self) -> &SimConfig {
         &self.cfg
+    }
+
+    /// Delivers webhooks to `sink` instead of POSTing them to `webhook_url` (which must still be
+    /// set: it is what the attempts record).
+    pub fn set_webhook_sink(&self, sink: Arc<dyn WebhookSink>) {
+        *self.webhook_sink.write().unwrap_or_else(|e| e.into_inner()) = Some(sink);
+    }
+
+    fn webhook_sink(&self) -> Option<Arc<dyn WebhookSink>> {
+        self.webhook_sink
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Plugs in an external template store; its answers win over the simulator's own store.

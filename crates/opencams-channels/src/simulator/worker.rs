@@ -154,14 +154,28 @@ impl Simulator {
         };
         let signature = sign(&key, d.body.as_bytes());
         let at_ms = self.clock.now_ms();
-        let outcome = post(
-            &self.http,
-            url,
-            &d.body,
-            &signature,
-            self.cfg.webhook_timeout_ms,
-        )
-        .await;
+        let outcome = match self.webhook_sink() {
+            Some(sink) => match sink.deliver(&d.body, &signature).await {
+                Ok(status) => super::webhooks::AttemptOutcome {
+                    http_status: Some(status),
+                    error: None,
+                },
+                Err(e) => super::webhooks::AttemptOutcome {
+                    http_status: None,
+                    error: Some(e),
+                },
+            },
+            None => {
+                post(
+                    &self.http,
+                    url,
+                    &d.body,
+                    &signature,
+                    self.cfg.webhook_timeout_ms,
+                )
+                .await
+            }
+        };
         let delivered = outcome.ok();
         let now = self.clock.now_ms();
         let mut st = self.lock();

@@ -134,6 +134,9 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         state.clock.clone(),
         workers.clone(),
     )?;
+    sim.set_webhook_sink(Arc::new(crate::embedded_sim::InProcessWebhooks {
+        state: Arc::downgrade(&state),
+    }));
     let dispatcher = crate::embedded_sim::dispatcher(
         store.clone(),
         state.clock.clone(),
