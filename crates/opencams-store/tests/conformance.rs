@@ -554,3 +554,37 @@ async fn statuses_that_overtake_the_settlement_find_the_message_by_its_id() {
     );
     assert_eq!(s.message("m2").await.unwrap().unwrap().status, "read");
 }
+
+#[tokio::test]
+async fn a_background_thread_checkpoints_while_the_writer_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite(dir.path()).await;
+    let db = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "db"))
+        .expect("the database file");
+    let before = std::fs::metadata(&db).unwrap().len();
+    // the writer never checkpoints by page count: only the background thread copies these
+    // pages into the database file within a few hundred ms
+    for batch in 0..20 {
+        let rows = (0..50)
+            .map(|i| {
+                let mut m = msg(&format!("ck{batch:03}{i:03}"));
+                m.body = "x".repeat(2000);
+                m
+            })
+            .collect();
+        s.insert_messages(rows, vec![]).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::metadata(&db).unwrap().len() <= before + 1_000_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint copied the 1,000 rows into {}",
+            db.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(s.count_messages().await.unwrap(), 1000);
+}

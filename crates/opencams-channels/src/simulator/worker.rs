@@ -100,21 +100,7 @@ impl Simulator {
         }
         if !statuses.is_empty() {
             let mut st = self.lock();
-            let batches: Vec<Vec<(i64, StatusEvent)>> = if self.cfg.chaos_batch || lagging {
-                statuses
-                    .into_values()
-                    .flat_map(|list| {
-                        let mut list = list.into_iter().peekable();
-                        std::iter::from_fn(move || {
-                            list.peek()?;
-                            Some(list.by_ref().take(MAX_BATCH_STATUSES).collect())
-                        })
-                    })
-                    .collect()
-            } else {
-                statuses.into_values().flatten().map(|e| vec![e]).collect()
-            };
-            for batch in batches {
+            for batch in batches(statuses, self.cfg.chaos_batch || lagging) {
                 let body = status_batch(&mut st, &batch);
                 let twice = self.cfg.chaos_duplicates
                     && stable_hash(&[&body.to_string()]).is_multiple_of(10);
@@ -207,6 +193,24 @@ impl Simulator {
     }
 }
 
+/// The POSTs for due statuses grouped by phone number: one status each, or with `batch` a
+/// number's statuses together (in order, at most [`MAX_BATCH_STATUSES`] a POST).
+fn batches<T>(by_number: BTreeMap<String, Vec<T>>, batch: bool) -> Vec<Vec<T>> {
+    if !batch {
+        return by_number.into_values().flatten().map(|e| vec![e]).collect();
+    }
+    by_number
+        .into_values()
+        .flat_map(|list| {
+            let mut list = list.into_iter().peekable();
+            std::iter::from_fn(move || {
+                list.peek()?;
+                Some(list.by_ref().take(MAX_BATCH_STATUSES).collect())
+            })
+        })
+        .collect()
+}
+
 /// One POST with every status due for one phone number.
 fn status_batch(st: &mut State, batch: &[(i64, StatusEvent)]) -> Value {
     let mut number: Option<SimNumber> = None;
@@ -267,4 +271,35 @@ fn conversation(st: &mut State, ev: &StatusEvent, at_ms: i64) -> (String, i64) {
     let entry = (id, at_ms + WINDOW_MS);
     st.conversations.insert(key, entry.clone());
     entry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn due(counts: &[(&str, usize)]) -> BTreeMap<String, Vec<(String, usize)>> {
+        counts
+            .iter()
+            .map(|(n, c)| (n.to_string(), (0..*c).map(|i| (n.to_string(), i)).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn one_status_per_post_unless_batched() {
+        let posts = batches(due(&[("a", 3), ("b", 2)]), false);
+        assert_eq!(posts.len(), 5);
+        assert!(posts.iter().all(|p| p.len() == 1));
+    }
+
+    #[test]
+    fn batches_keep_one_number_and_order_and_stay_under_the_cap() {
+        let posts = batches(due(&[("a", 250), ("b", 3)]), true);
+        let sizes: Vec<usize> = posts.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![100, 100, 50, 3]);
+        for p in &posts {
+            assert!(p.iter().all(|(n, _)| *n == p[0].0), "one number per POST");
+        }
+        let a: Vec<usize> = posts[..3].iter().flatten().map(|(_, i)| *i).collect();
+        assert_eq!(a, (0..250).collect::<Vec<_>>(), "in order, none lost");
+    }
 }
