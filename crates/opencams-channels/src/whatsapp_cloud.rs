@@ -178,7 +178,10 @@ impl Channel for WhatsAppCloud {
 
 /// The path of a send under the API base: `/{version}/{phone-number-id}/messages`.
 pub fn send_path(number: &NumberConfig) -> String {
-    format!("/{}/{}/messages", number.api_version, number.phone_number_id)
+    format!(
+        "/{}/{}/messages",
+        number.api_version, number.phone_number_id
+    )
 }
 
 /// Maps the answer to a send (`POST …/messages`): the message id, or the classified error.

@@ -264,7 +264,10 @@ impl opencams_channels::Channel for InProcessGraph {
         };
         let body = serde_json::to_vec(payload).map_err(|e| failed(e.to_string()))?;
         let req = Request::post(send_path(number))
-            .header(header::AUTHORIZATION, format!("Bearer {}", number.access_token))
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", number.access_token),
+            )
             .header(header::CONTENT_TYPE, "application/json")
             .body(axum::body::Body::from(body))
             .map_err(|e| failed(e.to_string()))?;

@@ -81,7 +81,9 @@ impl Simulator {
                 )
             }
         };
-        let lagging = events.first().is_some_and(|s| s.due_ms < now - LAG_BATCH_MS);
+        let lagging = events
+            .first()
+            .is_some_and(|s| s.due_ms < now - LAG_BATCH_MS);
         let mut statuses: BTreeMap<String, Vec<(i64, StatusEvent)>> = BTreeMap::new();
         for s in events {
             match s.event {

@@ -264,7 +264,10 @@ pub(super) fn apply_status(
     // a status can overtake the settlement that records the provider id: the provider echoes
     // our MessageId in `biz_opaque_callback_data`, so find the message by it and record the id
     if m.is_none()
-        && let Some(id) = u.message_id.as_deref().filter(|_| !u.provider_id.is_empty())
+        && let Some(id) = u
+            .message_id
+            .as_deref()
+            .filter(|_| !u.provider_id.is_empty())
     {
         m = c
             .prepare_cached(&format!(

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use opencams_store::cache::TtlCache;
 use opencams_api::limits::LocalRateLimiter;
 use opencams_api::nonce::{self, NonceCache};
 use opencams_api::principal::PrincipalCache;
 use opencams_api::{ApiConfig, AppState, WebhookConfig};
 use opencams_domain::{Clock, IdGenerator, SystemClock};
+use opencams_store::cache::TtlCache;
 use opencams_store::{NewKey, NewNumber, Store};
 use tokio_util::sync::CancellationToken;
 
