@@ -289,6 +289,35 @@ async fn templates_versions_review_list_and_delete() {
     );
 }
 
+/// A provider status for `provider_id`, echoing our `message_id` when given.
+fn status_update(
+    provider_id: &str,
+    message_id: Option<&str>,
+    status: &str,
+    at: i64,
+) -> StatusUpdate {
+    StatusUpdate {
+        provider_id: provider_id.into(),
+        message_id: message_id.map(String::from),
+        status: status.into(),
+        at,
+        error_code: None,
+        error_description: None,
+    }
+}
+
+/// An event builder whose payload is the new status.
+fn status_event() -> EventBuilder {
+    Box::new(|m: &MessageRow, st: &str| {
+        Some(NewEvent {
+            account_id: m.account_id,
+            kind: "status".into(),
+            message_id: Some(m.id.clone()),
+            payload: st.into(),
+        })
+    })
+}
+
 fn msg(id: &str) -> MessageRow {
     MessageRow {
         id: id.into(),
@@ -406,24 +435,8 @@ async fn statuses_apply_monotonically_and_inbound_once() {
     )
     .await
     .unwrap();
-    let up = |st: &str, at| StatusUpdate {
-        provider_id: "wamid.m1".into(),
-        message_id: None,
-        status: st.into(),
-        at,
-        error_code: None,
-        error_description: None,
-    };
-    let ev: fn() -> EventBuilder = || {
-        Box::new(|m: &MessageRow, st: &str| {
-            Some(NewEvent {
-                account_id: m.account_id,
-                kind: "status".into(),
-                message_id: Some(m.id.clone()),
-                payload: st.into(),
-            })
-        })
-    };
+    let up = |st: &str, at| status_update("wamid.m1", None, st, at);
+    let ev = status_event;
     let mut seen = Vec::new();
     for (st, at) in [
         ("delivered", 20),
@@ -482,24 +495,8 @@ async fn statuses_that_overtake_the_settlement_find_the_message_by_its_id() {
     let s = sqlite(dir.path()).await;
     s.insert_messages(vec![msg("m2")], vec![]).await.unwrap();
     let c = s.claim_due("W", 10, 1000, 1).await.unwrap();
-    let up = |st: &str, at, message_id: Option<&str>| StatusUpdate {
-        provider_id: "wamid.m2".into(),
-        message_id: message_id.map(String::from),
-        status: st.into(),
-        at,
-        error_code: None,
-        error_description: None,
-    };
-    let ev = || -> EventBuilder {
-        Box::new(|m: &MessageRow, st: &str| {
-            Some(NewEvent {
-                account_id: m.account_id,
-                kind: "status".into(),
-                message_id: Some(m.id.clone()),
-                payload: st.into(),
-            })
-        })
-    };
+    let up = |st: &str, at, message_id: Option<&str>| status_update("wamid.m2", message_id, st, at);
+    let ev = status_event;
     // without our id, a status for an unsettled send finds nothing
     assert!(
         s.apply_status(up("sent", 12, None), ev())
