@@ -186,11 +186,22 @@ impl State {
 
     /// Queues a webhook body for its first attempt.
     pub fn enqueue_webhook(&mut self, body: Value, now_ms: i64, history_limit: usize) {
-        let text = super::webhooks::escape_non_ascii(&body.to_string());
-        if history_limit > 0 {
+        self.enqueue_webhook_text(body.to_string(), now_ms, history_limit);
+    }
+
+    /// As [`State::enqueue_webhook`], for a body already serialized.
+    pub fn enqueue_webhook_text(&mut self, json_text: String, now_ms: i64, history_limit: usize) {
+        if history_limit > 0
+            && let Ok(body) = serde_json::from_str(&json_text)
+        {
             self.emitted.push(body);
             trim(&mut self.emitted, history_limit);
         }
+        let text = if json_text.is_ascii() {
+            json_text
+        } else {
+            super::webhooks::escape_non_ascii(&json_text)
+        };
         let id = self.next_seq();
         self.deliveries.push(Reverse(Delivery {
             due_ms: now_ms,

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -77,34 +78,167 @@ pub fn waba_envelope(waba_id: &str, now_ms: i64, field: &str, value: Value) -> V
     })
 }
 
+// Status webhooks are most of what the simulator sends, so their bodies are serialized from
+// these types straight to text instead of being built as `Value` trees first. Field order is
+// Meta's (and the order the tests' receivers see).
+
+/// The body of one status POST: `statuses` of one business number, with their `contacts`.
+#[derive(Serialize)]
+pub struct StatusBody<'a> {
+    object: &'static str,
+    entry: [StatusEntry<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct StatusEntry<'a> {
+    id: &'a str,
+    changes: [StatusChange<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct StatusChange<'a> {
+    value: StatusValue<'a>,
+    field: &'static str,
+}
+
+#[derive(Serialize)]
+struct StatusValue<'a> {
+    messaging_product: &'static str,
+    metadata: Metadata<'a>,
+    contacts: Vec<Contact<'a>>,
+    statuses: Vec<StatusObject<'a>>,
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    display_phone_number: &'a str,
+    phone_number_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct Contact<'a> {
+    profile: Profile,
+    wa_id: &'a str,
+    user_id: String,
+}
+
+#[derive(Serialize)]
+struct Profile {
+    name: &'static str,
+}
+
+/// One `statuses[]` object.
+#[derive(Serialize)]
+pub struct StatusObject<'a> {
+    id: &'a str,
+    status: &'a str,
+    timestamp: String,
+    recipient_id: &'a str,
+    recipient_user_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    biz_opaque_callback_data: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<[Value; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversation: Option<ConversationObject<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pricing: Option<PricingObject<'a>>,
+}
+
+#[derive(Serialize)]
+struct ConversationObject<'a> {
+    id: &'a str,
+    expiration_timestamp: String,
+    origin: Origin<'a>,
+}
+
+#[derive(Serialize)]
+struct Origin<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+#[derive(Serialize)]
+struct PricingObject<'a> {
+    billable: bool,
+    pricing_model: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    category: &'a str,
+}
+
 /// One `statuses[]` object. `conversation` is (id, expiry ms) for non-failed statuses.
-pub fn status_object(ev: &StatusEvent, now_ms: i64, conversation: Option<(&str, i64)>) -> Value {
-    let mut s = json!({
-        "id": ev.wamid,
-        "status": ev.status,
-        "timestamp": secs(now_ms),
-        "recipient_id": ev.recipient,
-        "recipient_user_id": super::ids::bsuid(&ev.recipient),
-    });
-    if let Some(data) = &ev.biz_opaque {
-        s["biz_opaque_callback_data"] = json!(data);
-    }
+pub fn status_object<'a>(
+    ev: &'a StatusEvent,
+    now_ms: i64,
+    conversation: Option<(&'a str, i64)>,
+) -> StatusObject<'a> {
+    let mut s = StatusObject {
+        id: &ev.wamid,
+        status: ev.status,
+        timestamp: secs(now_ms),
+        recipient_id: &ev.recipient,
+        recipient_user_id: super::ids::bsuid(&ev.recipient),
+        biz_opaque_callback_data: ev.biz_opaque.as_deref(),
+        errors: None,
+        conversation: None,
+        pricing: None,
+    };
     if let Some((code, details)) = &ev.error {
-        s["errors"] = json!([webhook_error(*code, details)]);
+        s.errors = Some([webhook_error(*code, details)]);
         return s;
     }
-    let category = ev.category.clone().unwrap_or_else(|| "service".into());
-    if let Some((id, expiry)) = conversation {
-        s["conversation"] = json!({ "id": id, "expiration_timestamp": secs(expiry), "origin": { "type": category } });
-    }
+    let category = ev.category.as_deref().unwrap_or("service");
+    s.conversation = conversation.map(|(id, expiry)| ConversationObject {
+        id,
+        expiration_timestamp: secs(expiry),
+        origin: Origin { kind: category },
+    });
     let service = category == "service";
-    s["pricing"] = json!({
-        "billable": !service,
-        "pricing_model": "PMP",
-        "type": if service { "free_customer_service" } else { "regular" },
-        "category": category,
+    s.pricing = Some(PricingObject {
+        billable: !service,
+        pricing_model: "PMP",
+        kind: if service {
+            "free_customer_service"
+        } else {
+            "regular"
+        },
+        category,
     });
     s
+}
+
+/// The POST of `statuses` for `number`, one contact per recipient (wa_id and BSUID, as the 2026
+/// Cloud API sends with statuses).
+pub fn status_body<'a>(number: &'a SimNumber, statuses: Vec<StatusObject<'a>>) -> StatusBody<'a> {
+    let mut contacts: Vec<Contact<'a>> = Vec::new();
+    for s in &statuses {
+        if !contacts.iter().any(|c| c.wa_id == s.recipient_id) {
+            contacts.push(Contact {
+                profile: Profile { name: "" },
+                wa_id: s.recipient_id,
+                user_id: s.recipient_user_id.clone(),
+            });
+        }
+    }
+    StatusBody {
+        object: "whatsapp_business_account",
+        entry: [StatusEntry {
+            id: &number.waba_id,
+            changes: [StatusChange {
+                value: StatusValue {
+                    messaging_product: "whatsapp",
+                    metadata: Metadata {
+                        display_phone_number: &number.display_phone_number,
+                        phone_number_id: &number.phone_number_id,
+                    },
+                    contacts,
+                    statuses,
+                },
+                field: "messages",
+            }],
+        }],
+    }
 }
 
 /// Outcome of one POST.
@@ -152,6 +286,42 @@ pub async fn post(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_bodies_have_meta_field_order() {
+        let number = SimNumber {
+            phone_number_id: "PN".into(),
+            display_phone_number: "15550001".into(),
+            waba_id: "WABA".into(),
+            access_token: String::new(),
+            throughput_mps: 0,
+        };
+        let ev = |wamid: &str, status: &'static str, error: Option<(u32, String)>| StatusEvent {
+            wamid: wamid.into(),
+            number: number.clone(),
+            recipient: "4477".into(),
+            status,
+            biz_opaque: Some("m1".into()),
+            category: Some("utility".into()),
+            error,
+        };
+        let sent = ev("wamid.A", "sent", None);
+        let failed = ev("wamid.B", "failed", Some((131026, "gone".into())));
+        let body = status_body(
+            &number,
+            vec![
+                status_object(&sent, 1_700_000_000_500, Some(("c1", 1_700_086_400_000))),
+                status_object(&failed, 1_700_000_001_000, None),
+            ],
+        );
+        let text = serde_json::to_string(&body).unwrap();
+        let user = super::super::ids::bsuid("4477");
+        let error = serde_json::to_string(&webhook_error(131026, "gone")).unwrap();
+        let expected = format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"WABA","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001","phone_number_id":"PN"}},"contacts":[{{"profile":{{"name":""}},"wa_id":"4477","user_id":"{user}"}}],"statuses":[{{"id":"wamid.A","status":"sent","timestamp":"1700000000","recipient_id":"4477","recipient_user_id":"{user}","biz_opaque_callback_data":"m1","conversation":{{"id":"c1","expiration_timestamp":"1700086400","origin":{{"type":"utility"}}}},"pricing":{{"billable":true,"pricing_model":"PMP","type":"regular","category":"utility"}}}},{{"id":"wamid.B","status":"failed","timestamp":"1700000001","recipient_id":"4477","recipient_user_id":"{user}","biz_opaque_callback_data":"m1","errors":[{error}]}}]}},"field":"messages"}}]}}]}}"#
+        );
+        assert_eq!(text, expected);
+    }
 
     #[test]
     fn escapes_like_meta() {

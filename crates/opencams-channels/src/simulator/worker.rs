@@ -7,18 +7,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::Simulator;
-use super::config::SimNumber;
 use super::faults::take_signature_fault;
 use super::ids::stable_hash;
 use super::send::WINDOW_MS;
 use super::state::{Delivery, Event, State, StatusEvent, WebhookAttempt};
-use super::webhooks::{backoff_ms, messages_envelope, post, sign, status_object};
+use super::webhooks::{backoff_ms, post, sign, status_body, status_object};
 use std::cmp::Reverse;
 
 const POLL_MS: i64 = 25;
@@ -104,12 +103,11 @@ impl Simulator {
             let mut st = self.lock();
             for batch in batches(statuses, self.cfg.chaos_batch || lagging) {
                 let body = status_batch(&mut st, &batch);
-                let twice = self.cfg.chaos_duplicates
-                    && stable_hash(&[&body.to_string()]).is_multiple_of(10);
+                let twice = self.cfg.chaos_duplicates && stable_hash(&[&body]).is_multiple_of(10);
                 if twice {
-                    st.enqueue_webhook(body.clone(), now, self.cfg.history_limit);
+                    st.enqueue_webhook_text(body.clone(), now, self.cfg.history_limit);
                 }
-                st.enqueue_webhook(body, now, self.cfg.history_limit);
+                st.enqueue_webhook_text(body, now, self.cfg.history_limit);
             }
         }
         let Some(url) = self.cfg.webhook_url.clone() else {
@@ -213,38 +211,25 @@ fn batches<T>(by_number: BTreeMap<String, Vec<T>>, batch: bool) -> Vec<Vec<T>> {
         .collect()
 }
 
-/// One POST with every status due for one phone number.
-fn status_batch(st: &mut State, batch: &[(i64, StatusEvent)]) -> Value {
-    let mut number: Option<SimNumber> = None;
-    let mut list = Vec::new();
-    for (due, ev) in batch {
-        let conv = if ev.error.is_none() {
-            Some(conversation(st, ev, *due))
-        } else {
-            None
-        };
-        list.push(status_object(
-            ev,
-            *due,
-            conv.as_ref().map(|(id, exp)| (id.as_str(), *exp)),
-        ));
-        number.get_or_insert_with(|| ev.number.clone());
-    }
-    let number = number.unwrap_or_else(|| SimNumber {
-        phone_number_id: String::new(),
-        display_phone_number: String::new(),
-        waba_id: String::new(),
-        access_token: String::new(),
-        throughput_mps: 0,
-    });
-    // one contact per recipient, as the 2026 Cloud API sends with statuses (wa_id and BSUID)
-    let mut contacts: Vec<Value> = Vec::new();
-    for (_, ev) in batch {
-        if !contacts.iter().any(|c| c["wa_id"] == ev.recipient.as_str()) {
-            contacts.push(json!({"profile": {"name": ""}, "wa_id": ev.recipient, "user_id": super::ids::bsuid(&ev.recipient)}));
-        }
-    }
-    messages_envelope(&number, json!({ "contacts": contacts, "statuses": list }))
+/// One POST with every status due for one phone number, as sent.
+fn status_batch(st: &mut State, batch: &[(i64, StatusEvent)]) -> String {
+    let Some((_, first)) = batch.first() else {
+        return String::new();
+    };
+    let conversations: Vec<Option<(String, i64)>> = batch
+        .iter()
+        .map(|(due, ev)| ev.error.is_none().then(|| conversation(st, ev, *due)))
+        .collect();
+    let statuses = batch
+        .iter()
+        .zip(&conversations)
+        .map(|((due, ev), conv)| {
+            status_object(ev, *due, conv.as_ref().map(|(id, exp)| (id.as_str(), *exp)))
+        })
+        .collect();
+    let body = status_body(&first.number, statuses);
+    // plain data with string keys: serializing cannot fail
+    serde_json::to_string(&body).unwrap_or_default()
 }
 
 /// The open conversation of (number, recipient, category), opened on first use for 24 h.

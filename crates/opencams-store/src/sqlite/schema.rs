@@ -257,6 +257,14 @@ const MIGRATIONS: &[&str] = &[
     -- with one insertion point per sender it cost a WAL page per sender and commit
     DROP INDEX messages_sender_time;
     "#,
+    // 7: the message history index by (space, time). With the sender between them, every
+    // insert landed on one of the space's per-sender pages (a WAL page per sender and commit),
+    // and the history query, whose sender filter is optional, could not use the index for its
+    // time order anyway
+    r#"
+    DROP INDEX messages_space_sender_time;
+    CREATE INDEX messages_space_time ON messages(space_id, created_at);
+    "#,
 ];
 
 pub(crate) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
