@@ -49,6 +49,7 @@ pub fn status_event(row: &MessageRow, record: &StatusRecord) -> NewEvent {
         account_id: row.account_id,
         kind: "status".into(),
         message_id: Some(row.id.clone()),
-        payload: record.to_json().to_string(),
+        // straight to text: the same JSON as `to_json().to_string()` without the tree between
+        payload: serde_json::to_string(record).unwrap_or_else(|_| record.to_json().to_string()),
     }
 }

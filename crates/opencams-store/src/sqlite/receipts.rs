@@ -103,11 +103,9 @@ struct EventRef {
     payload: String,
 }
 
-/// The URL an event goes to: a number's setting overrides its space's; inbound messages go to
-/// the UpCallbackUrl (else the space's status URL, the "account URL"); audits go to the space's
-/// status URL. `HttpFlag=N` at the deciding level means no HTTP delivery.
-fn destination(c: &Connection, e: &EventRef) -> Result<Option<String>> {
-    let (space_id, phone) = match (e.kind.as_str(), &e.message_id) {
+/// What an event is about: its space and, for message events, the business number.
+fn subject(c: &Connection, e: &EventRef) -> Result<Option<(String, Option<String>)>> {
+    Ok(Some(match (e.kind.as_str(), &e.message_id) {
         ("audit", _) => {
             let payload: serde_json::Value =
                 serde_json::from_str(&e.payload).unwrap_or(serde_json::Value::Null);
@@ -134,10 +132,43 @@ fn destination(c: &Connection, e: &EventRef) -> Result<Option<String>> {
             }
         }
         _ => return Ok(None),
+    }))
+}
+
+/// Destinations already resolved in one routing pass, by (kind, space, number): a pass routes
+/// up to a thousand events, mostly of the same few numbers.
+type Destinations = std::collections::HashMap<(String, String, Option<String>), Option<String>>;
+
+/// The URL an event goes to: a number's setting overrides its space's; inbound messages go to
+/// the UpCallbackUrl (else the space's status URL, the "account URL"); audits go to the space's
+/// status URL. `HttpFlag=N` at the deciding level means no HTTP delivery.
+fn destination(c: &Connection, e: &EventRef, seen: &mut Destinations) -> Result<Option<String>> {
+    let Some((space_id, phone)) = subject(c, e)? else {
+        return Ok(None);
     };
-    let space = setting(c, &space_id, "")?;
-    let number = match &phone {
-        Some(p) => setting(c, &space_id, p)?,
+    // audits, inbound and statuses differ in the URL they take
+    let class = match e.kind.as_str() {
+        k @ ("audit" | "inbound") => k,
+        _ => "status",
+    };
+    let key = (class.to_string(), space_id, phone);
+    if let Some(url) = seen.get(&key) {
+        return Ok(url.clone());
+    }
+    let url = url_for(c, class, &key.1, key.2.as_deref())?;
+    seen.insert(key, url.clone());
+    Ok(url)
+}
+
+fn url_for(
+    c: &Connection,
+    class: &str,
+    space_id: &str,
+    phone: Option<&str>,
+) -> Result<Option<String>> {
+    let space = setting(c, space_id, "")?;
+    let number = match phone {
+        Some(p) => setting(c, space_id, p)?,
         None => None,
     };
     let http = number
@@ -151,7 +182,7 @@ fn destination(c: &Connection, e: &EventRef) -> Result<Option<String>> {
     let num =
         |f: fn(&WebhookSetting) -> &Option<String>| number.as_ref().and_then(|n| f(n).clone());
     let sp = |f: fn(&WebhookSetting) -> &Option<String>| space.as_ref().and_then(|s| f(s).clone());
-    Ok(match e.kind.as_str() {
+    Ok(match class {
         "audit" => sp(|s| &s.status_url),
         "inbound" => num(|s| &s.up_url)
             .or_else(|| sp(|s| &s.up_url))
@@ -161,8 +192,8 @@ fn destination(c: &Connection, e: &EventRef) -> Result<Option<String>> {
 }
 
 /// Puts one event in the outbox of its endpoint; false when it has no destination or is pending.
-fn enqueue(c: &Connection, e: &EventRef, now: i64) -> Result<bool> {
-    let Some(url) = destination(c, e)? else {
+fn enqueue(c: &Connection, e: &EventRef, now: i64, seen: &mut Destinations) -> Result<bool> {
+    let Some(url) = destination(c, e, seen)? else {
         return Ok(false);
     };
     c.prepare_cached(
@@ -209,8 +240,9 @@ fn route(c: &Connection, limit: u32, now: i64) -> Result<usize> {
         )?,
         &[&cursor, &limit],
     )?;
+    let mut seen = Destinations::new();
     for e in &events {
-        enqueue(c, e, now)?;
+        enqueue(c, e, now, &mut seen)?;
     }
     if let Some(last) = events.last() {
         c.prepare_cached("UPDATE callback_cursor SET event_id = ?1 WHERE id = 1")?
@@ -229,8 +261,9 @@ fn replay(c: &Connection, since: i64, account_id: Option<i64>, now: i64) -> Resu
         &[&since, &account_id],
     )?;
     let mut n = 0;
+    let mut seen = Destinations::new();
     for e in &events {
-        if enqueue(c, e, now)? {
+        if enqueue(c, e, now, &mut seen)? {
             n += 1;
         }
     }
