@@ -186,17 +186,31 @@ impl State {
 
     /// Queues a webhook body for its first attempt.
     pub fn enqueue_webhook(&mut self, body: Value, now_ms: i64, history_limit: usize) {
-        self.enqueue_webhook_text(body.to_string(), now_ms, history_limit);
+        let text = body.to_string();
+        self.remember(body, history_limit);
+        self.push_delivery(text, now_ms);
     }
 
-    /// As [`State::enqueue_webhook`], for a body already serialized.
+    /// As [`State::enqueue_webhook`], for a body already serialized (the history, when one is
+    /// kept, holds it parsed).
     pub fn enqueue_webhook_text(&mut self, json_text: String, now_ms: i64, history_limit: usize) {
         if history_limit > 0
             && let Ok(body) = serde_json::from_str(&json_text)
         {
+            self.remember(body, history_limit);
+        }
+        self.push_delivery(json_text, now_ms);
+    }
+
+    fn remember(&mut self, body: Value, history_limit: usize) {
+        if history_limit > 0 {
             self.emitted.push(body);
             trim(&mut self.emitted, history_limit);
         }
+    }
+
+    /// Schedules the first attempt of a body in Meta's wire form (non-ASCII escaped).
+    fn push_delivery(&mut self, json_text: String, now_ms: i64) {
         let text = if json_text.is_ascii() {
             json_text
         } else {
