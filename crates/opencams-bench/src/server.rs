@@ -90,7 +90,12 @@ impl Server {
         c.args(&self.cmd[1..])
             .env_remove("OPENCAMS_MASTER_KEY")
             .env_remove("OPENCAMS_DISPATCH_PAUSED")
-            .env("OPENCAMS_LOG", "warn")
+            // quiet unless the caller asks for more (e.g. `opencams_store=debug` for the
+            // writer's once-a-second figures)
+            .env(
+                "OPENCAMS_LOG",
+                std::env::var("OPENCAMS_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);

@@ -295,7 +295,7 @@ pub enum Settlement {
 
 /// Builds the event of a status change from the updated row (kept in the store's transaction).
 pub type EventBuilder =
-    Box<dyn for<'a> FnOnce(&'a MessageRow, &'a str) -> Option<NewEvent> + Send + 'static>;
+    Box<dyn for<'a> Fn(&'a MessageRow, &'a str) -> Option<NewEvent> + Send + 'static>;
 
 /// A status reported by the provider for one of our messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -339,4 +339,4 @@ pub struct FallbackOutcome {
 
 /// Builds the events of a change from the rows it touched (kept in the store's transaction).
 pub type EventsFor =
-    Box<dyn for<'a> FnOnce(&'a FallbackRow, &'a MessageRow) -> Vec<NewEvent> + Send + 'static>;
+    Box<dyn for<'a> Fn(&'a FallbackRow, &'a MessageRow) -> Vec<NewEvent> + Send + 'static>;

@@ -192,7 +192,7 @@ impl Store for SqliteStore {
                 "INSERT INTO spaces (id, account_id, name, created_at) VALUES (?1, ?2, 'default', ?3)",
                 params![space, id, now],
             )?;
-            Ok(Account { id, name, status: AccountStatus::Active, default_space: space, created_at: now })
+            Ok(Account { id, name: name.clone(), status: AccountStatus::Active, default_space: space, created_at: now })
         })
         .await
     }
@@ -249,7 +249,7 @@ impl Store for SqliteStore {
             Ok(Space {
                 id,
                 account_id,
-                name,
+                name: name.clone(),
                 created_at: now,
             })
         })
@@ -300,7 +300,7 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         let (key, value) = (key.to_string(), value.map(String::from));
         self.write(move |c, _| {
-            match value {
+            match &value {
                 Some(v) => c.execute(
                     "INSERT INTO account_settings (account_id, key, value) VALUES (?1, ?2, ?3) \
                      ON CONFLICT (account_id, key) DO UPDATE SET value = excluded.value",
@@ -524,7 +524,7 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare_cached(
                 "UPDATE templates SET deleted_at = ?1, review_due_at = NULL WHERE id = ?2",
             )?;
-            for id in ids {
+            for id in &ids {
                 stmt.execute(params![now, id])?;
             }
             Ok(())
@@ -594,7 +594,7 @@ impl Store for SqliteStore {
         update: StatusUpdate,
         event: EventBuilder,
     ) -> Result<Option<(MessageRow, bool)>> {
-        self.write(move |c, _| super::messages::apply_status(c, &update, event))
+        self.write(move |c, _| super::messages::apply_status(c, &update, &event))
             .await
     }
 
@@ -604,8 +604,8 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Option<(MessageRow, bool)>>> {
         self.write(move |c, _| {
             updates
-                .into_iter()
-                .map(|(u, event)| super::messages::apply_status(c, &u, event))
+                .iter()
+                .map(|(u, event)| super::messages::apply_status(c, u, event))
                 .collect()
         })
         .await
@@ -703,7 +703,7 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<Option<(FallbackRow, MessageRow)>> {
         let sms_id = sms_id.to_string();
-        self.write(move |c, _| super::fallbacks::report(c, &sms_id, delivered, events, now))
+        self.write(move |c, _| super::fallbacks::report(c, &sms_id, delivered, &events, now))
             .await
     }
 

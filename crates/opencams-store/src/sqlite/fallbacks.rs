@@ -122,7 +122,7 @@ pub(super) fn report(
     c: &Connection,
     sms_id: &str,
     delivered: bool,
-    events: EventsFor,
+    events: &EventsFor,
     now: i64,
 ) -> Result<Option<(FallbackRow, MessageRow)>> {
     let Some(id) = c

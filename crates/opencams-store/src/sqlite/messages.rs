@@ -253,7 +253,7 @@ fn rank(status: &str) -> i32 {
 pub(super) fn apply_status(
     c: &Connection,
     u: &StatusUpdate,
-    event: EventBuilder,
+    event: &EventBuilder,
 ) -> Result<Option<(MessageRow, bool)>> {
     let mut m = c
         .prepare_cached(&format!(

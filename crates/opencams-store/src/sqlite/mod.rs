@@ -95,7 +95,7 @@ impl SqliteStore {
     /// Runs `f` in the next group-commit transaction.
     pub(crate) async fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection, &Cipher) -> Result<T> + Send + 'static,
+        f: impl Fn(&Connection, &Cipher) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let cipher = self.cipher.clone();
         self.writer.write(move |c| f(c, &cipher)).await
