@@ -156,13 +156,14 @@ fn collect_events(rows: rusqlite::Rows<'_>) -> Result<Vec<EventRow>> {
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-pub(super) fn claim(
+/// Leases up to `limit` due queue entries to `owner`; returns their message ids and attempts.
+pub(super) fn lease_due(
     c: &Connection,
     owner: &str,
     now: i64,
     lease_ms: i64,
     limit: u32,
-) -> Result<Vec<Claimed>> {
+) -> Result<Vec<(String, i64)>> {
     // one statement picks and leases, so two claimers can never take the same row
     let mut stmt = c.prepare_cached(
         "UPDATE queue SET lease_owner = ?1, lease_until = ?2 WHERE message_id IN ( \
@@ -175,9 +176,14 @@ pub(super) fn claim(
             Ok((r.get(0)?, r.get(1)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let mut out = Vec::with_capacity(claimed.len());
+    Ok(claimed)
+}
+
+/// The messages of leased queue entries, with their attempts.
+pub(super) fn claimed(c: &Connection, leased: Vec<(String, i64)>) -> Result<Vec<Claimed>> {
+    let mut out = Vec::with_capacity(leased.len());
     let mut get = c.prepare_cached(&format!("SELECT {COLS} FROM messages WHERE id = ?1"))?;
-    for (id, attempts) in claimed {
+    for (id, attempts) in leased {
         if let Some(message) = get.query_row([&id], row).optional()? {
             out.push(Claimed { message, attempts });
         }
@@ -192,12 +198,20 @@ pub(super) fn settle(
     outcome: &Settlement,
     now: i64,
 ) -> Result<bool> {
-    let held: Option<String> = c
-        .prepare_cached("SELECT lease_owner FROM queue WHERE message_id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()?
-        .flatten();
-    if held.as_deref() != Some(owner) {
+    // the queue entry is ended or released only by the lease holder (one statement finds,
+    // checks and changes it); the message is changed only when that happened
+    let released = match outcome {
+        Settlement::Retry { due_at, .. } => c
+            .prepare_cached(
+                "UPDATE queue SET due_at = ?1, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL \
+                 WHERE message_id = ?2 AND lease_owner = ?3",
+            )?
+            .execute(params![due_at, id, owner])?,
+        _ => c
+            .prepare_cached("DELETE FROM queue WHERE message_id = ?1 AND lease_owner = ?2")?
+            .execute([id, owner])?,
+    };
+    if released == 0 {
         return Ok(false);
     }
     match outcome {
@@ -206,14 +220,8 @@ pub(super) fn settle(
                 "UPDATE messages SET provider_id = ?1, updated_at = max(updated_at, ?2) WHERE id = ?3",
             )?
             .execute(params![provider_id, now, id])?;
-            c.prepare_cached("DELETE FROM queue WHERE message_id = ?1")?
-                .execute([id])?;
         }
-        Settlement::Retry { due_at, error } => {
-            c.prepare_cached(
-                "UPDATE queue SET due_at = ?1, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL WHERE message_id = ?2",
-            )?
-            .execute(params![due_at, id])?;
+        Settlement::Retry { error, .. } => {
             c.prepare_cached(
                 "UPDATE messages SET error_description = ?1, updated_at = ?2 WHERE id = ?3",
             )?
@@ -229,8 +237,6 @@ pub(super) fn settle(
                 "UPDATE messages SET status = ?1, error_code = ?2, error_description = ?3, updated_at = ?4 WHERE id = ?5",
             )?
             .execute(params![status, error_code, error_description, now, id])?;
-            c.prepare_cached("DELETE FROM queue WHERE message_id = ?1")?
-                .execute([id])?;
             if let Some(e) = event {
                 super::templates::insert_event(c, e, now)?;
             }

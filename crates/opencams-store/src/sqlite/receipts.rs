@@ -101,6 +101,8 @@ struct EventRef {
     kind: String,
     message_id: Option<String>,
     payload: String,
+    /// The space and business number of the event's message (read with the event).
+    message: Option<(String, String)>,
 }
 
 /// What an event is about: its space and, for message events, the business number.
@@ -121,16 +123,10 @@ fn subject(c: &Connection, e: &EventRef) -> Result<Option<(String, Option<String
                 None => return Ok(None),
             }
         }
-        (_, Some(mid)) => {
-            let m: Option<(String, String)> = c
-                .prepare_cached("SELECT space_id, sender FROM messages WHERE id = ?1")?
-                .query_row([mid], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            match m {
-                Some((s, p)) => (s, Some(p)),
-                None => return Ok(None),
-            }
-        }
+        (_, Some(_)) => match &e.message {
+            Some((s, p)) => (s.clone(), Some(p.clone())),
+            None => return Ok(None),
+        },
         _ => return Ok(None),
     }))
 }
@@ -223,6 +219,10 @@ fn event_refs(
             kind: r.get(2)?,
             message_id: r.get(3)?,
             payload: r.get(4)?,
+            message: match (r.get(5)?, r.get(6)?) {
+                (Some(space), Some(sender)) => Some((space, sender)),
+                _ => None,
+            },
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -236,7 +236,8 @@ fn route(c: &Connection, limit: u32, now: i64) -> Result<usize> {
     )?;
     let events = event_refs(
         c.prepare_cached(
-            "SELECT id, account_id, kind, message_id, payload FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+            "SELECT e.id, e.account_id, e.kind, e.message_id, iif(e.kind = 'audit', e.payload, ''), m.space_id, m.sender \
+             FROM events e LEFT JOIN messages m ON m.id = e.message_id WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
         )?,
         &[&cursor, &limit],
     )?;
@@ -255,8 +256,9 @@ fn replay(c: &Connection, since: i64, account_id: Option<i64>, now: i64) -> Resu
     // only events routing has passed: later ones are routed by the cursor anyway
     let events = event_refs(
         c.prepare_cached(
-            "SELECT id, account_id, kind, message_id, payload FROM events WHERE created_at >= ?1 \
-             AND (?2 IS NULL OR account_id = ?2) AND id <= (SELECT event_id FROM callback_cursor WHERE id = 1) ORDER BY id",
+            "SELECT e.id, e.account_id, e.kind, e.message_id, iif(e.kind = 'audit', e.payload, ''), m.space_id, m.sender \
+             FROM events e LEFT JOIN messages m ON m.id = e.message_id WHERE e.created_at >= ?1 \
+             AND (?2 IS NULL OR e.account_id = ?2) AND e.id <= (SELECT event_id FROM callback_cursor WHERE id = 1) ORDER BY e.id",
         )?,
         &[&since, &account_id],
     )?;
