@@ -579,11 +579,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Claimed>> {
         let owner = owner.to_string();
-        self.write(move |c, _| {
-            let leased = super::messages::lease_due(c, &owner, now, lease_ms, limit)?;
-            super::messages::claimed(c, leased)
-        })
-        .await
+        self.write(move |c, _| super::messages::claim(c, &owner, now, lease_ms, limit))
+            .await
     }
 
     async fn settle(&self, id: &str, owner: &str, outcome: Settlement, now: i64) -> Result<bool> {

@@ -156,14 +156,13 @@ fn collect_events(rows: rusqlite::Rows<'_>) -> Result<Vec<EventRow>> {
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Leases up to `limit` due queue entries to `owner`; returns their message ids and attempts.
-pub(super) fn lease_due(
+pub(super) fn claim(
     c: &Connection,
     owner: &str,
     now: i64,
     lease_ms: i64,
     limit: u32,
-) -> Result<Vec<(String, i64)>> {
+) -> Result<Vec<Claimed>> {
     // one statement picks and leases, so two claimers can never take the same row
     let mut stmt = c.prepare_cached(
         "UPDATE queue SET lease_owner = ?1, lease_until = ?2 WHERE message_id IN ( \
@@ -176,14 +175,9 @@ pub(super) fn lease_due(
             Ok((r.get(0)?, r.get(1)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(claimed)
-}
-
-/// The messages of leased queue entries, with their attempts.
-pub(super) fn claimed(c: &Connection, leased: Vec<(String, i64)>) -> Result<Vec<Claimed>> {
-    let mut out = Vec::with_capacity(leased.len());
+    let mut out = Vec::with_capacity(claimed.len());
     let mut get = c.prepare_cached(&format!("SELECT {COLS} FROM messages WHERE id = ?1"))?;
-    for (id, attempts) in leased {
+    for (id, attempts) in claimed {
         if let Some(message) = get.query_row([&id], row).optional()? {
             out.push(Claimed { message, attempts });
         }
