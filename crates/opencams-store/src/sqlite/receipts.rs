@@ -100,6 +100,7 @@ struct EventRef {
     account_id: i64,
     kind: String,
     message_id: Option<String>,
+    /// Read for audits only (their template code is in it); empty for other events.
     payload: String,
     /// The space and business number of the event's message (read with the event).
     message: Option<(String, String)>,
