@@ -356,10 +356,10 @@ async fn messages(
                 _ => "Failed",
             };
             let err = code.as_deref().zip(desc.as_deref());
-            let mut rec = opencams_dispatch::events::status_record(row, cams, err, at);
-            rec.conversation_type = conversation.0.clone();
-            rec.conversation_id = conversation.1.clone();
-            Some(opencams_dispatch::events::status_event(row, &rec))
+            let mut facts = opencams_dispatch::events::StatusFacts::new(cams, err, at);
+            facts.conversation_type = conversation.0.clone();
+            facts.conversation_id = conversation.1.clone();
+            Some(opencams_dispatch::events::status_event(row, &facts))
         });
         updates.push((update, builder));
     }

@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{status_event, status_record};
+use crate::events::{StatusFacts, status_event};
 use crate::render::{TemplateView, text_of};
 
 /// A fallback step as a ChatAppStatus event.
@@ -30,9 +30,9 @@ pub fn fallback_event(
     error: Option<(&str, &str)>,
     at: i64,
 ) -> NewEvent {
-    let mut rec = status_record(m, status, error, at);
-    rec.status_description = description;
-    status_event(m, &rec)
+    let mut facts = StatusFacts::new(status, error, at);
+    facts.status_description = description;
+    status_event(m, &facts)
 }
 
 /// SMS connections per policy, opened on first use and kept.

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{status_event, status_record};
+use crate::events::{StatusFacts, status_event};
 use crate::limits::Buckets;
 use crate::render::{TemplateView, render};
 
@@ -175,17 +175,12 @@ impl Dispatcher {
         } else {
             "Failed"
         };
-        let rec = status_record(
-            m,
-            cams_status,
-            Some((code, description)),
-            self.clock.now_ms(),
-        );
+        let facts = StatusFacts::new(cams_status, Some((code, description)), self.clock.now_ms());
         Settlement::Ended {
             status: status.into(),
             error_code: code.into(),
             error_description: description.into(),
-            event: Some(status_event(m, &rec)),
+            event: Some(status_event(m, &facts)),
         }
     }
 

@@ -129,28 +129,35 @@ pub(super) fn last_inbound(c: &Connection, sender: &str, user: &str) -> Result<O
 }
 
 pub(super) fn events_after(c: &Connection, after: i64, limit: u32) -> Result<Vec<EventRow>> {
-    let mut stmt = c.prepare_cached(
-        "SELECT id, account_id, kind, message_id, payload, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
-    )?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT e.id, e.account_id, e.kind, e.message_id, e.payload, e.created_at, {} \
+         FROM events e LEFT JOIN messages m ON m.id = e.message_id WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
+        crate::status::MESSAGE_COLS
+    ))?;
     collect_events(stmt.query(params![after, limit])?)
 }
 
 pub(super) fn message_events(c: &Connection, message_id: &str) -> Result<Vec<EventRow>> {
-    let mut stmt = c.prepare_cached(
-        "SELECT id, account_id, kind, message_id, payload, created_at FROM events WHERE message_id = ?1 ORDER BY id",
-    )?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT e.id, e.account_id, e.kind, e.message_id, e.payload, e.created_at, {} \
+         FROM events e LEFT JOIN messages m ON m.id = e.message_id WHERE e.message_id = ?1 ORDER BY e.id",
+        crate::status::MESSAGE_COLS
+    ))?;
     collect_events(stmt.query([message_id])?)
 }
 
+/// Events with their message's columns after theirs; status payloads come out completed.
 fn collect_events(rows: rusqlite::Rows<'_>) -> Result<Vec<EventRow>> {
     let rows = rows.mapped(|r| {
+        let kind: String = r.get(2)?;
+        let message = crate::status::message_cols(r, 6)?;
         Ok(EventRow {
             id: r.get(0)?,
             account_id: r.get(1)?,
-            kind: r.get(2)?,
             message_id: r.get(3)?,
-            payload: r.get(4)?,
+            payload: crate::status::complete(&kind, r.get(4)?, message.as_ref()),
             created_at: r.get(5)?,
+            kind,
         })
     });
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -298,14 +298,18 @@ fn claim(
             continue;
         };
         let records = c
-            .prepare_cached(
-                "SELECT d.event_id, ev.payload FROM callback_deliveries d JOIN events ev ON ev.id = d.event_id \
+            .prepare_cached(&format!(
+                "SELECT d.event_id, e.kind, e.payload, {} FROM callback_deliveries d \
+                 JOIN events e ON e.id = d.event_id LEFT JOIN messages m ON m.id = e.message_id \
                  WHERE d.endpoint_id = ?1 ORDER BY d.event_id LIMIT ?2",
-            )?
+                crate::status::MESSAGE_COLS
+            ))?
             .query_map(params![id, batch], |r| {
+                let kind: String = r.get(1)?;
+                let message = crate::status::message_cols(r, 3)?;
                 Ok(PendingRecord {
                     event_id: r.get(0)?,
-                    payload: r.get(1)?,
+                    payload: crate::status::complete(&kind, r.get(2)?, message.as_ref()),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

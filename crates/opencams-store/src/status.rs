@@ -1,0 +1,204 @@
+//! Status events: what the event log keeps of a status change, and the ChatAppStatus record
+//! (cams-api.md §4.2) it is read back as.
+//!
+//! A record is mostly its message: ids, numbers, content type, template, TaskId, Tag and
+//! TrackingData, none of which changes once the message is accepted. A status event therefore
+//! stores only the facts of the change ([`StatusFacts`]: status, description, time, error,
+//! conversation) and is completed from its message row whenever it is read. That keeps an event
+//! at about a fifth of the full record's bytes, and a message's two or three status events were
+//! most of what the database wrote for it.
+//!
+//! Events written before this form hold the full record (it starts with `MessageId`); they are
+//! read as they are.
+
+use opencams_protocol::callbacks::StatusRecord;
+use serde::{Deserialize, Serialize};
+
+use crate::{MessageRow, NewEvent};
+
+/// The facts of one status change: the part of a ChatAppStatus record that is not its message's.
+/// Serialized with the record's own field names, so the stored payload reads like a short
+/// record (`{"Status":"Delivered","StatusDescription":"delivered","Timestamp":…}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StatusFacts {
+    /// `Sent`, `Delivered`, `Read`, `Failed` (and opencams's `Expired`, fallback events).
+    pub status: String,
+    pub status_description: String,
+    /// Epoch milliseconds.
+    pub timestamp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+}
+
+impl StatusFacts {
+    /// `status` at `at_ms`; the description is the status in lower case, and an error
+    /// `(code, description)` is reported as `code` and `code:description`.
+    pub fn new(status: &str, error: Option<(&str, &str)>, at_ms: i64) -> Self {
+        Self {
+            status: status.to_string(),
+            status_description: status.to_ascii_lowercase(),
+            timestamp: at_ms,
+            error_code: error.map(|(c, _)| c.to_string()),
+            error_description: error.map(|(c, d)| format!("{c}:{d}")),
+            conversation_type: None,
+            conversation_id: None,
+        }
+    }
+}
+
+/// The `Type` field: `TEMPLATE` for template sends, else the upper-case message type.
+fn kind(row: &MessageRow) -> String {
+    if row.send_type == "template" {
+        "TEMPLATE".into()
+    } else {
+        row.message_type.to_ascii_uppercase()
+    }
+}
+
+/// The ChatAppStatus record of `row` with `facts`.
+pub fn status_record(row: &MessageRow, facts: &StatusFacts) -> StatusRecord {
+    StatusRecord {
+        message_id: row.id.clone(),
+        from: row.sender.clone(),
+        to: row.recipient.clone(),
+        timestamp: facts.timestamp,
+        status: facts.status.clone(),
+        status_description: facts.status_description.clone(),
+        error_code: facts.error_code.clone(),
+        error_description: facts.error_description.clone(),
+        msg_frame_type: row.send_type.clone(),
+        kind: kind(row),
+        task_id: row.task_id.clone().unwrap_or_else(|| row.id.clone()),
+        origin_phone_number: row.sender.clone(),
+        template_code: row.template_code.clone(),
+        template_name: row.template_name.clone(),
+        language: row.language.clone(),
+        tag: row.tag.clone(),
+        tracking_data: row.tracking_data.clone(),
+        conversation_type: facts.conversation_type.clone(),
+        conversation_id: facts.conversation_id.clone(),
+    }
+}
+
+/// The event-log entry of a status change of `row`.
+pub fn status_event(row: &MessageRow, facts: &StatusFacts) -> NewEvent {
+    NewEvent {
+        account_id: row.account_id,
+        kind: "status".into(),
+        message_id: Some(row.id.clone()),
+        // plain strings and numbers: serializing cannot fail
+        payload: serde_json::to_string(facts).unwrap_or_default(),
+    }
+}
+
+/// The payload of an event as its readers get it: a status event's facts completed into the full
+/// record from its message (`None` when the event has no message row). Anything else (another
+/// kind, a full record written before, a payload that is not status facts) is returned as is.
+pub(crate) fn complete(kind: &str, payload: String, message: Option<&MessageRow>) -> String {
+    let Some(row) = message.filter(|_| kind == "status") else {
+        return payload;
+    };
+    match serde_json::from_str::<Stored>(&payload) {
+        Ok(Stored {
+            message_id: None,
+            facts,
+        }) => serde_json::to_string(&status_record(row, &facts)).unwrap_or(payload),
+        _ => payload,
+    }
+}
+
+/// A stored status payload: facts, or a full record (which has a `MessageId`).
+#[derive(Deserialize)]
+struct Stored {
+    #[serde(rename = "MessageId", default)]
+    message_id: Option<serde::de::IgnoredAny>,
+    #[serde(flatten)]
+    facts: StatusFacts,
+}
+
+/// The message columns [`complete`] needs, selected as `m` joined to the event:
+/// `… FROM events e LEFT JOIN messages m ON m.id = e.message_id`.
+pub(crate) const MESSAGE_COLS: &str = "m.id, m.account_id, m.sender, m.recipient, m.send_type, \
+     m.message_type, m.task_id, m.template_code, m.template_name, m.language, m.tag, m.tracking_data";
+
+/// Reads [`MESSAGE_COLS`] from `r` starting at column `at`; `None` when the event has no message.
+pub(crate) fn message_cols(
+    r: &rusqlite::Row<'_>,
+    at: usize,
+) -> rusqlite::Result<Option<MessageRow>> {
+    let Some(id) = r.get::<_, Option<String>>(at)? else {
+        return Ok(None);
+    };
+    Ok(Some(MessageRow {
+        id,
+        account_id: r.get(at + 1)?,
+        sender: r.get(at + 2)?,
+        recipient: r.get(at + 3)?,
+        send_type: r.get(at + 4)?,
+        message_type: r.get(at + 5)?,
+        task_id: r.get(at + 6)?,
+        template_code: r.get(at + 7)?,
+        template_name: r.get(at + 8)?,
+        language: r.get(at + 9)?,
+        tag: r.get(at + 10)?,
+        tracking_data: r.get(at + 11)?,
+        ..Default::default()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> MessageRow {
+        MessageRow {
+            id: "m1".into(),
+            account_id: 7,
+            sender: "8613600000000".into(),
+            recipient: "8613900000000".into(),
+            send_type: "template".into(),
+            message_type: "text".into(),
+            template_code: Some("C1".into()),
+            template_name: Some("order".into()),
+            language: Some("en_US".into()),
+            tag: Some("t".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_status_event_stores_its_facts_and_reads_back_as_the_full_record() {
+        let mut facts = StatusFacts::new("Failed", Some(("131026", "undeliverable")), 1_000);
+        facts.conversation_type = Some("utility".into());
+        let e = status_event(&row(), &facts);
+        assert_eq!(
+            e.payload,
+            r#"{"Status":"Failed","StatusDescription":"failed","Timestamp":1000,"ErrorCode":"131026","ErrorDescription":"131026:undeliverable","ConversationType":"utility"}"#
+        );
+        let full = complete("status", e.payload, Some(&row()));
+        assert_eq!(
+            full,
+            serde_json::to_string(&status_record(&row(), &facts)).unwrap()
+        );
+        assert!(full.starts_with(r#"{"MessageId":"m1","From":"8613600000000","To":"8613900000000","Timestamp":1000,"Status":"Failed""#));
+        assert!(full.contains(r#""Type":"TEMPLATE","TaskId":"m1","OriginPhoneNumber":"8613600000000","TemplateCode":"C1""#));
+    }
+
+    #[test]
+    fn full_records_other_kinds_and_other_payloads_are_read_as_they_are() {
+        let old = serde_json::to_string(&status_record(&row(), &StatusFacts::new("Sent", None, 5)))
+            .unwrap();
+        assert_eq!(complete("status", old.clone(), Some(&row())), old);
+        let facts = r#"{"Status":"Sent","StatusDescription":"sent","Timestamp":5}"#;
+        assert_eq!(complete("inbound", facts.into(), Some(&row())), facts);
+        assert_eq!(complete("status", facts.into(), None), facts);
+        assert_eq!(complete("status", "sent".into(), Some(&row())), "sent");
+    }
+}
