@@ -343,8 +343,8 @@ pub fn failed_event(row: &MessageRow) -> opencams_store::NewEvent {
         row.error_code.as_deref().unwrap_or(""),
         row.error_description.as_deref().unwrap_or(""),
     );
-    let facts = opencams_dispatch::events::StatusFacts::new("Failed", Some(err), row.created_at);
-    opencams_dispatch::events::status_event(row, &facts)
+    let facts = opencams_store::status::StatusFacts::new("Failed", Some(err), row.created_at);
+    opencams_store::status::status_event(row, &facts)
 }
 
 /// The 24-hour window of (sender, user): open, or the account accepts and lets delivery fail.

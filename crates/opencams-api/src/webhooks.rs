@@ -356,10 +356,10 @@ async fn messages(
                 _ => "Failed",
             };
             let err = code.as_deref().zip(desc.as_deref());
-            let mut facts = opencams_dispatch::events::StatusFacts::new(cams, err, at);
+            let mut facts = opencams_store::status::StatusFacts::new(cams, err, at);
             facts.conversation_type = conversation.0.clone();
             facts.conversation_id = conversation.1.clone();
-            Some(opencams_dispatch::events::status_event(row, &facts))
+            Some(opencams_store::status::status_event(row, &facts))
         });
         updates.push((update, builder));
     }

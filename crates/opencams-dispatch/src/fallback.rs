@@ -19,8 +19,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{StatusFacts, status_event};
 use crate::render::{TemplateView, text_of};
+use opencams_store::status::{StatusFacts, status_event};
 
 /// A fallback step as a ChatAppStatus event.
 pub fn fallback_event(

@@ -4,7 +4,6 @@
 //! parse client requests.
 
 pub mod callbacks;
-pub mod events;
 pub mod fallback;
 pub mod limits;
 pub mod render;

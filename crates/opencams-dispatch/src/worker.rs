@@ -18,9 +18,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{StatusFacts, status_event};
 use crate::limits::Buckets;
 use crate::render::{TemplateView, render};
+use opencams_store::status::{StatusFacts, status_event};
 
 /// Where a number's messages go.
 pub trait Router: Send + Sync {

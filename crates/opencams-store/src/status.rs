@@ -5,7 +5,7 @@
 //! TrackingData, none of which changes once the message is accepted. A status event therefore
 //! stores only the facts of the change ([`StatusFacts`]: status, description, time, error,
 //! conversation) and is completed from its message row whenever it is read. That keeps an event
-//! at about a fifth of the full record's bytes, and a message's two or three status events were
+//! at about a third of the full record's bytes, and a message's two or three status events were
 //! most of what the database wrote for it.
 //!
 //! Events written before this form hold the full record (it starts with `MessageId`); they are
@@ -123,8 +123,8 @@ struct Stored {
     facts: StatusFacts,
 }
 
-/// The message columns [`complete`] needs, selected as `m` joined to the event:
-/// `… FROM events e LEFT JOIN messages m ON m.id = e.message_id`.
+/// The message columns [`complete`] needs, selected as `m` joined to status events only:
+/// `… FROM events e LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'status'`.
 pub(crate) const MESSAGE_COLS: &str = "m.id, m.account_id, m.sender, m.recipient, m.send_type, \
      m.message_type, m.task_id, m.template_code, m.template_name, m.language, m.tag, m.tracking_data";
 

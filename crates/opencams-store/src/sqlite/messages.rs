@@ -131,7 +131,8 @@ pub(super) fn last_inbound(c: &Connection, sender: &str, user: &str) -> Result<O
 pub(super) fn events_after(c: &Connection, after: i64, limit: u32) -> Result<Vec<EventRow>> {
     let mut stmt = c.prepare_cached(&format!(
         "SELECT e.id, e.account_id, e.kind, e.message_id, e.payload, e.created_at, {} \
-         FROM events e LEFT JOIN messages m ON m.id = e.message_id WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
+         FROM events e LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'status' \
+         WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
         crate::status::MESSAGE_COLS
     ))?;
     collect_events(stmt.query(params![after, limit])?)
@@ -140,7 +141,8 @@ pub(super) fn events_after(c: &Connection, after: i64, limit: u32) -> Result<Vec
 pub(super) fn message_events(c: &Connection, message_id: &str) -> Result<Vec<EventRow>> {
     let mut stmt = c.prepare_cached(&format!(
         "SELECT e.id, e.account_id, e.kind, e.message_id, e.payload, e.created_at, {} \
-         FROM events e LEFT JOIN messages m ON m.id = e.message_id WHERE e.message_id = ?1 ORDER BY e.id",
+         FROM events e LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'status' \
+         WHERE e.message_id = ?1 ORDER BY e.id",
         crate::status::MESSAGE_COLS
     ))?;
     collect_events(stmt.query([message_id])?)

@@ -300,7 +300,8 @@ fn claim(
         let records = c
             .prepare_cached(&format!(
                 "SELECT d.event_id, e.kind, e.payload, {} FROM callback_deliveries d \
-                 JOIN events e ON e.id = d.event_id LEFT JOIN messages m ON m.id = e.message_id \
+                 JOIN events e ON e.id = d.event_id \
+                 LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'status' \
                  WHERE d.endpoint_id = ?1 ORDER BY d.event_id LIMIT ?2",
                 crate::status::MESSAGE_COLS
             ))?
