@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use opencams_channels::ids::{simulated_phone_number_id, simulated_waba_id};
 use opencams_protocol::callbacks;
-use opencams_store::{MessageRow, NewEvent, Number, NumberFilter, StatusUpdate};
+use opencams_store::{MessageRow, MessageStatus, NewEvent, Number, NumberFilter, StatusUpdate};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -348,7 +348,7 @@ async fn messages(
             error_code: code.clone(),
             error_description: desc.clone(),
         };
-        let builder: opencams_store::EventBuilder = Box::new(move |row: &MessageRow, st: &str| {
+        let builder: opencams_store::EventBuilder = Box::new(move |m: &MessageStatus, st: &str| {
             let cams = match st {
                 "sent" => "Sent",
                 "delivered" => "Delivered",
@@ -359,7 +359,11 @@ async fn messages(
             let mut facts = opencams_store::status::StatusFacts::new(cams, err, at);
             facts.conversation_type = conversation.0.clone();
             facts.conversation_id = conversation.1.clone();
-            Some(opencams_store::status::status_event(row, &facts))
+            Some(opencams_store::status::status_event_of(
+                m.account_id,
+                &m.id,
+                &facts,
+            ))
         });
         updates.push((update, builder));
     }

@@ -155,19 +155,19 @@ pub trait Store: ReceiptStore + Send + Sync {
     /// Records how an attempt ended, only if `owner` still holds the lease (false otherwise).
     async fn settle(&self, id: &str, owner: &str, outcome: Settlement, now: i64) -> Result<bool>;
     /// Applies a provider status monotonically (accepted < sent < delivered < read; failed ends
-    /// unless a later delivered/read arrives); returns the updated row and whether it changed.
-    /// The event is built from the row by `event` and appended only when the status changed.
+    /// unless a later delivered/read arrives); returns the message's status as it left it and
+    /// whether it changed. The event is built by `event` and appended only when it changed.
     async fn apply_status(
         &self,
         update: StatusUpdate,
         event: EventBuilder,
-    ) -> Result<Option<(MessageRow, bool)>>;
+    ) -> Result<Option<(MessageStatus, bool)>>;
     /// [`Store::apply_status`] for every update of one provider webhook, in order, in one
     /// write (all or none).
     async fn apply_statuses(
         &self,
         updates: Vec<(StatusUpdate, EventBuilder)>,
-    ) -> Result<Vec<Option<(MessageRow, bool)>>>;
+    ) -> Result<Vec<Option<(MessageStatus, bool)>>>;
     /// Stores an inbound message (once per provider id), opens the window, appends its event.
     /// False when it was already stored (a duplicate webhook).
     async fn record_inbound(&self, message: MessageRow, event: Option<NewEvent>) -> Result<bool>;

@@ -293,9 +293,23 @@ pub enum Settlement {
     },
 }
 
-/// Builds the event of a status change from the updated row (kept in the store's transaction).
+/// Builds the event of a status change from the updated message (kept in the store's
+/// transaction).
 pub type EventBuilder =
-    Box<dyn for<'a> Fn(&'a MessageRow, &'a str) -> Option<NewEvent> + Send + 'static>;
+    Box<dyn for<'a> Fn(&'a MessageStatus, &'a str) -> Option<NewEvent> + Send + 'static>;
+
+/// A message as a provider status found and left it: the columns the status path reads and
+/// writes, not the whole row (a status changes none of the others).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageStatus {
+    pub id: String,
+    pub account_id: i64,
+    pub status: String,
+    pub error_code: Option<String>,
+    pub error_description: Option<String>,
+    pub provider_id: Option<String>,
+    pub updated_at: i64,
+}
 
 /// A status reported by the provider for one of our messages.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -89,10 +89,15 @@ pub fn status_record(row: &MessageRow, facts: &StatusFacts) -> StatusRecord {
 
 /// The event-log entry of a status change of `row`.
 pub fn status_event(row: &MessageRow, facts: &StatusFacts) -> NewEvent {
+    status_event_of(row.account_id, &row.id, facts)
+}
+
+/// The event-log entry of a status change of the message `message_id` of `account_id`.
+pub fn status_event_of(account_id: i64, message_id: &str, facts: &StatusFacts) -> NewEvent {
     NewEvent {
-        account_id: row.account_id,
+        account_id,
         kind: "status".into(),
-        message_id: Some(row.id.clone()),
+        message_id: Some(message_id.to_string()),
         // plain strings and numbers: serializing cannot fail
         payload: serde_json::to_string(facts).unwrap_or_default(),
     }

@@ -308,7 +308,7 @@ fn status_update(
 
 /// An event builder whose payload is the new status.
 fn status_event() -> EventBuilder {
-    Box::new(|m: &MessageRow, st: &str| {
+    Box::new(|m: &MessageStatus, st: &str| {
         Some(NewEvent {
             account_id: m.account_id,
             kind: "status".into(),
@@ -487,6 +487,82 @@ async fn statuses_apply_monotonically_and_inbound_once() {
             .unwrap(),
         Some(77)
     );
+}
+
+#[tokio::test]
+async fn a_failure_records_its_error_and_a_later_delivery_wins_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite(dir.path()).await;
+    s.insert_messages(vec![msg("m3")], vec![]).await.unwrap();
+    let c = s.claim_due("W", 10, 1000, 1).await.unwrap();
+    let submitted = Settlement::Submitted {
+        provider_id: "wamid.m3".into(),
+    };
+    assert!(
+        s.settle(&c[0].message.id, "W", submitted, 11)
+            .await
+            .unwrap()
+    );
+    let mut failed = status_update("wamid.m3", None, "failed", 30);
+    failed.error_code = Some("131026".into());
+    failed.error_description = Some("Message undeliverable".into());
+    let (m, changed) = s
+        .apply_status(failed.clone(), status_event())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(changed);
+    assert_eq!(
+        (m.id.as_str(), m.account_id, m.status.as_str(), m.updated_at),
+        ("m3", 1, "failed", 30)
+    );
+    assert_eq!(m.error_code.as_deref(), Some("131026"));
+    assert_eq!(
+        m.error_description.as_deref(),
+        Some("Message undeliverable")
+    );
+    assert_eq!(m.provider_id.as_deref(), Some("wamid.m3"));
+    // an earlier time never moves updated_at back; a status the order does not know changes nothing
+    let (m, changed) = s
+        .apply_status(
+            status_update("wamid.m3", None, "deleted", 40),
+            status_event(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((changed, m.status.as_str()), (false, "failed"));
+    let (m, changed) = s
+        .apply_status(
+            status_update("wamid.m3", None, "delivered", 25),
+            status_event(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (changed, m.status.as_str(), m.updated_at),
+        (true, "delivered", 30)
+    );
+    // the failure's error stays on record; a second failure after delivery is ignored
+    assert_eq!(m.error_code.as_deref(), Some("131026"));
+    failed.at = 50;
+    let (m, changed) = s
+        .apply_status(failed, status_event())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((changed, m.status.as_str()), (false, "delivered"));
+    let row = s.message("m3").await.unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.updated_at), ("delivered", 30));
+    let events: Vec<String> = s
+        .message_events("m3")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.payload)
+        .collect();
+    assert_eq!(events, vec!["failed", "delivered"]);
 }
 
 #[tokio::test]

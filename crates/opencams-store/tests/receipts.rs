@@ -73,15 +73,21 @@ fn update(acct: &Account, phone: &str, url: &str) -> WebhookUpdate {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_keeps_event_order_leases_retries_disables_and_replays() {
     let (_dir, store, acct) = setup().await;
-    // no destination yet: routed past, nothing enqueued
+    // no destination yet: routed past (in passes of at most `limit`), nothing enqueued
     store
         .insert_messages(
             vec![message(&acct, "m0", "1", 10)],
-            vec![status(&acct, "m0", "Sent")],
+            vec![
+                status(&acct, "m0", "Sent"),
+                status(&acct, "m0", "Delivered"),
+                status(&acct, "m0", "Read"),
+            ],
         )
         .await
         .unwrap();
-    assert_eq!(store.route_events(100, 11).await.unwrap(), 1);
+    assert_eq!(store.route_events(2, 11).await.unwrap(), 2);
+    assert_eq!(store.route_events(2, 11).await.unwrap(), 1);
+    assert_eq!(store.route_events(2, 11).await.unwrap(), 0);
     assert!(store.list_endpoints(None).await.unwrap().is_empty());
 
     store
@@ -232,8 +238,8 @@ async fn outbox_keeps_event_order_leases_retries_disables_and_replays() {
         .unwrap();
     assert_eq!((e.pending, e.delivered, e.failures), (0, 3, 0));
 
-    // replay: the routed events since a time go out again (m0's too, now that a URL exists)
-    assert_eq!(store.replay_events(0, Some(acct.id), 500).await.unwrap(), 4);
+    // replay: the routed events since a time go out again (m0's three too, now that a URL exists)
+    assert_eq!(store.replay_events(0, Some(acct.id), 500).await.unwrap(), 6);
     assert_eq!(
         store.replay_events(0, Some(acct.id), 500).await.unwrap(),
         0,
@@ -246,7 +252,7 @@ async fn outbox_keeps_event_order_leases_retries_disables_and_replays() {
             .unwrap(),
         0
     );
-    assert_eq!(store.list_endpoints(None).await.unwrap()[0].pending, 4);
+    assert_eq!(store.list_endpoints(None).await.unwrap()[0].pending, 6);
 
     // HttpFlag=N on the number stops its deliveries
     store
@@ -267,7 +273,7 @@ async fn outbox_keeps_event_order_leases_retries_disables_and_replays() {
         .await
         .unwrap();
     store.route_events(100, 601).await.unwrap();
-    assert_eq!(store.list_endpoints(None).await.unwrap()[0].pending, 4);
+    assert_eq!(store.list_endpoints(None).await.unwrap()[0].pending, 6);
     assert_eq!(store.webhooks(&acct.default_space).await.unwrap().len(), 2);
     let secret = store.callback_secret(acct.id, 700).await.unwrap();
     assert_eq!(store.callback_secret(acct.id, 701).await.unwrap(), secret);

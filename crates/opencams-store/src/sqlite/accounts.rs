@@ -593,7 +593,7 @@ impl Store for SqliteStore {
         &self,
         update: StatusUpdate,
         event: EventBuilder,
-    ) -> Result<Option<(MessageRow, bool)>> {
+    ) -> Result<Option<(MessageStatus, bool)>> {
         self.write(move |c, _| super::messages::apply_status(c, &update, &event))
             .await
     }
@@ -601,7 +601,7 @@ impl Store for SqliteStore {
     async fn apply_statuses(
         &self,
         updates: Vec<(StatusUpdate, EventBuilder)>,
-    ) -> Result<Vec<Option<(MessageRow, bool)>>> {
+    ) -> Result<Vec<Option<(MessageStatus, bool)>>> {
         self.write(move |c, _| {
             updates
                 .iter()

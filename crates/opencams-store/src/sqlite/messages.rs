@@ -259,63 +259,104 @@ fn rank(status: &str) -> i32 {
     }
 }
 
+/// The columns a status reads and writes, in [`status_row`]'s order.
+const STATUS_COLS: &str =
+    "id, account_id, status, error_code, error_description, provider_id, updated_at";
+
+fn status_row(r: &Row<'_>) -> rusqlite::Result<MessageStatus> {
+    Ok(MessageStatus {
+        id: r.get(0)?,
+        account_id: r.get(1)?,
+        status: r.get(2)?,
+        error_code: r.get(3)?,
+        error_description: r.get(4)?,
+        provider_id: r.get(5)?,
+        updated_at: r.get(6)?,
+    })
+}
+
+/// [`rank`] in SQL, of the row's `status`.
+const RANK_SQL: &str = "CASE status WHEN 'accepted' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 \
+     WHEN 'read' THEN 3 ELSE -1 END";
+
+/// Changes the status of the message with `u`'s provider id when the monotonic order allows it
+/// (one statement finds, checks and updates it); `None` when there is no such message or the
+/// status does not change it.
+fn change_status(c: &Connection, u: &StatusUpdate) -> Result<Option<MessageStatus>> {
+    let failed = u.status == "failed";
+    let new_rank = rank(&u.status);
+    if !failed && new_rank <= 0 {
+        return Ok(None);
+    }
+    // failed ends a message that has not been delivered (a late failed after delivery is
+    // ignored); a later delivered/read wins even over failed; a late sent never moves a
+    // message back
+    Ok(c.prepare_cached(&format!(
+        "UPDATE messages SET status = ?2, \
+               error_code = CASE WHEN ?6 THEN ?3 ELSE error_code END, \
+               error_description = CASE WHEN ?6 THEN ?4 ELSE error_description END, \
+               updated_at = max(updated_at, ?5) \
+             WHERE provider_id = ?1 AND CASE WHEN ?6 THEN {RANK_SQL} IN (0, 1) \
+               ELSE ({RANK_SQL} < ?7 OR (status = 'failed' AND ?7 >= 2)) END \
+             RETURNING {STATUS_COLS}"
+    ))?
+    .query_row(
+        params![
+            u.provider_id,
+            u.status,
+            u.error_code,
+            u.error_description,
+            u.at,
+            failed,
+            new_rank
+        ],
+        status_row,
+    )
+    .optional()?)
+}
+
 pub(super) fn apply_status(
     c: &Connection,
     u: &StatusUpdate,
     event: &EventBuilder,
-) -> Result<Option<(MessageRow, bool)>> {
-    let mut m = c
-        .prepare_cached(&format!(
-            "SELECT {COLS} FROM messages WHERE provider_id = ?1"
-        ))?
-        .query_row([&u.provider_id], row)
-        .optional()?;
-    // a status can overtake the settlement that records the provider id: the provider echoes
-    // our MessageId in `biz_opaque_callback_data`, so find the message by it and record the id
-    if m.is_none()
-        && let Some(id) = u
+) -> Result<Option<(MessageStatus, bool)>> {
+    // the second round only after recording the provider id of a message found by our id
+    for round in 0..2 {
+        if let Some(m) = change_status(c, u)? {
+            if let Some(e) = event(&m, &u.status) {
+                super::templates::insert_event(c, &e, u.at)?;
+            }
+            return Ok(Some((m, true)));
+        }
+        let found = c
+            .prepare_cached(&format!(
+                "SELECT {STATUS_COLS} FROM messages WHERE provider_id = ?1"
+            ))?
+            .query_row([&u.provider_id], status_row)
+            .optional()?;
+        if found.is_some() || round == 1 {
+            return Ok(found.map(|m| (m, false)));
+        }
+        // a status can overtake the settlement that records the provider id: the provider
+        // echoes our MessageId in `biz_opaque_callback_data`, so find the message by it and
+        // record the id
+        let Some(id) = u
             .message_id
             .as_deref()
             .filter(|_| !u.provider_id.is_empty())
-    {
-        m = c
-            .prepare_cached(&format!(
-                "SELECT {COLS} FROM messages WHERE id = ?1 AND direction = 'out' AND provider_id IS NULL"
-            ))?
-            .query_row([id], row)
-            .optional()?;
-        if let Some(found) = m.as_mut() {
-            c.prepare_cached("UPDATE messages SET provider_id = ?1 WHERE id = ?2")?
-                .execute(params![u.provider_id, found.id])?;
-            found.provider_id = Some(u.provider_id.clone());
+        else {
+            return Ok(None);
+        };
+        let recorded = c
+            .prepare_cached(
+                "UPDATE messages SET provider_id = ?1 WHERE id = ?2 AND direction = 'out' AND provider_id IS NULL",
+            )?
+            .execute(params![u.provider_id, id])?;
+        if recorded == 0 {
+            return Ok(None);
         }
     }
-    let Some(mut m) = m else {
-        return Ok(None);
-    };
-    let current = m.status.as_str();
-    let changes = match u.status.as_str() {
-        // failed ends a message that has not been delivered; a late failed after delivery is ignored
-        "failed" => rank(current) >= 0 && rank(current) < 2,
-        // a later delivered/read wins even over failed; a late sent never moves a message back
-        s if rank(s) > 0 => rank(s) > rank(current) || (current == "failed" && rank(s) >= 2),
-        _ => false,
-    };
-    if !changes {
-        return Ok(Some((m, false)));
-    }
-    m.status = u.status.clone();
-    m.updated_at = u.at.max(m.updated_at);
-    if u.status == "failed" {
-        m.error_code = u.error_code.clone();
-        m.error_description = u.error_description.clone();
-    }
-    c.prepare_cached("UPDATE messages SET status = ?1, error_code = ?2, error_description = ?3, updated_at = ?4 WHERE id = ?5")?
-        .execute(params![m.status, m.error_code, m.error_description, m.updated_at, m.id])?;
-    if let Some(e) = event(&m, &u.status) {
-        super::templates::insert_event(c, &e, u.at)?;
-    }
-    Ok(Some((m, true)))
+    Ok(None)
 }
 
 pub(super) fn record_inbound(
