@@ -5,8 +5,14 @@
 /// RFC 3986 percent-encoding: `A–Z a–z 0–9 - _ . ~` stay, every other UTF-8 byte becomes `%XX`
 /// with upper-case hex (space → `%20`, `*` → `%2A`, `+` → `%2B`).
 pub fn rfc3986(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(s.len() + s.len() / 2);
+    rfc3986_into(&mut out, s);
+    out
+}
+
+/// [`rfc3986`], appended to `out`.
+pub fn rfc3986_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in s.as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);
@@ -16,7 +22,6 @@ pub fn rfc3986(s: &str) -> String {
             out.push(HEX[(b & 0xf) as usize] as char);
         }
     }
-    out
 }
 
 /// Form-decodes `a=1&b=x+y` into pairs (`+` is a space, `%XX` a byte, then UTF-8). Empty

@@ -3,7 +3,7 @@
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::encode::{form_pairs, rfc3986};
+use crate::encode::rfc3986_into;
 use crate::{CamsError, Code};
 
 pub const ALGORITHM: &str = "ACS3-HMAC-SHA256";
@@ -83,20 +83,31 @@ impl Authorization {
 }
 
 /// CanonicalQueryString: decode each pair, re-encode (RFC 3986), sort by name (then value).
+///
+/// Every request is signed (bench, CLI) or checked (server) through here, so the pairs are
+/// encoded into one buffer and sorted as ranges of it rather than as a pair of strings each.
 pub fn canonical_query(raw_query: &str) -> String {
-    let mut pairs: Vec<(String, String)> = form_pairs(raw_query.as_bytes())
-        .into_iter()
-        .map(|(k, v)| (rfc3986(&k), rfc3986(&v)))
-        .collect();
-    pairs.sort();
-    let mut out = String::with_capacity(raw_query.len() + 16);
-    for (i, (k, v)) in pairs.iter().enumerate() {
+    let mut buf = String::with_capacity(raw_query.len() + 16);
+    // (start of the name, end of the name = start of the value, end of the value) in `buf`
+    let mut pairs: Vec<(usize, usize, usize)> = Vec::with_capacity(16);
+    for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {
+        let start = buf.len();
+        rfc3986_into(&mut buf, &k);
+        let mid = buf.len();
+        rfc3986_into(&mut buf, &v);
+        pairs.push((start, mid, buf.len()));
+    }
+    pairs.sort_unstable_by(|a, b| {
+        (&buf[a.0..a.1], &buf[a.1..a.2]).cmp(&(&buf[b.0..b.1], &buf[b.1..b.2]))
+    });
+    let mut out = String::with_capacity(buf.len() + pairs.len());
+    for (i, &(start, mid, end)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
-        out.push_str(k);
+        out.push_str(&buf[start..mid]);
         out.push('=');
-        out.push_str(v);
+        out.push_str(&buf[mid..end]);
     }
     out
 }
@@ -136,11 +147,21 @@ pub fn canonical_request<'a>(
         values.sort_unstable();
         out.push_str(name);
         out.push(':');
-        out.push_str(&values.join(","));
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(v);
+        }
         out.push('\n');
     }
     out.push('\n');
-    out.push_str(&signed_headers.join(";"));
+    for (i, name) in signed_headers.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+    }
     out.push('\n');
     out.push_str(payload_hash);
     Ok(out)

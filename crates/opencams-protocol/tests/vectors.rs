@@ -228,6 +228,9 @@ fn canonical_query_of_tricky_inputs() {
     );
     // a literal '+' (sent as %2B) stays a plus
     assert_eq!(v3::canonical_query("p=a%2Bb"), "p=a%2Bb");
+    // the order is that of the encoded text: "é" (%C3%A9) sorts before "z", "!" (%21) before "-"
+    assert_eq!(v3::canonical_query("z=1&%C3%A9=2"), "%C3%A9=2&z=1");
+    assert_eq!(v3::canonical_query("k=-&k=!"), "k=%21&k=-");
 }
 
 #[test]
