@@ -279,6 +279,21 @@ fn status_row(r: &Row<'_>) -> rusqlite::Result<MessageStatus> {
 const RANK_SQL: &str = "CASE status WHEN 'accepted' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 \
      WHEN 'read' THEN 3 ELSE -1 END";
 
+/// Finds, checks and updates in one statement. Failed ends a message that has not been
+/// delivered (a late failed after delivery is ignored); a later delivered/read wins even over
+/// failed (whose rank is below every other); a late sent never moves a message back. Built once:
+/// it runs twice per delivered message.
+static CHANGE_STATUS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "UPDATE messages SET status = ?2, \
+           error_code = CASE WHEN ?6 THEN ?3 ELSE error_code END, \
+           error_description = CASE WHEN ?6 THEN ?4 ELSE error_description END, \
+           updated_at = max(updated_at, ?5) \
+         WHERE provider_id = ?1 AND CASE WHEN ?6 THEN {RANK_SQL} IN (0, 1) ELSE {RANK_SQL} < ?7 END \
+         RETURNING {STATUS_COLS}"
+    )
+});
+
 /// Changes the status of the message with `u`'s provider id when the monotonic order allows it
 /// (one statement finds, checks and updates it); `None` when there is no such message or the
 /// status does not change it.
@@ -288,31 +303,20 @@ fn change_status(c: &Connection, u: &StatusUpdate) -> Result<Option<MessageStatu
     if !failed && new_rank <= 0 {
         return Ok(None);
     }
-    // failed ends a message that has not been delivered (a late failed after delivery is
-    // ignored); a later delivered/read wins even over failed; a late sent never moves a
-    // message back
-    Ok(c.prepare_cached(&format!(
-        "UPDATE messages SET status = ?2, \
-               error_code = CASE WHEN ?6 THEN ?3 ELSE error_code END, \
-               error_description = CASE WHEN ?6 THEN ?4 ELSE error_description END, \
-               updated_at = max(updated_at, ?5) \
-             WHERE provider_id = ?1 AND CASE WHEN ?6 THEN {RANK_SQL} IN (0, 1) \
-               ELSE ({RANK_SQL} < ?7 OR (status = 'failed' AND ?7 >= 2)) END \
-             RETURNING {STATUS_COLS}"
-    ))?
-    .query_row(
-        params![
-            u.provider_id,
-            u.status,
-            u.error_code,
-            u.error_description,
-            u.at,
-            failed,
-            new_rank
-        ],
-        status_row,
-    )
-    .optional()?)
+    Ok(c.prepare_cached(&CHANGE_STATUS_SQL)?
+        .query_row(
+            params![
+                u.provider_id,
+                u.status,
+                u.error_code,
+                u.error_description,
+                u.at,
+                failed,
+                new_rank
+            ],
+            status_row,
+        )
+        .optional()?)
 }
 
 pub(super) fn apply_status(
