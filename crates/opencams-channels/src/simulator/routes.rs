@@ -41,14 +41,32 @@ impl Simulator {
         phone_number_id: &str,
     ) -> Result<SimNumber, GraphError> {
         let token = bearer(headers)?;
+        self.auth_token(&token, phone_number_id).await
+    }
+
+    /// The number `phone_number_id`, when `token` is its access token.
+    pub(super) async fn auth_token(
+        &self,
+        token: &str,
+        phone_number_id: &str,
+    ) -> Result<SimNumber, GraphError> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(no_token());
+        }
         let number = self
             .numbers
             .lookup(phone_number_id)
             .await
             .ok_or_else(|| unknown_object(phone_number_id))?;
-        self.lock()
-            .seen_numbers
-            .insert(number.phone_number_id.clone(), number.clone());
+        {
+            // remembered for WABA auth; kept as is when unchanged (the common case, every send)
+            let mut st = self.lock();
+            if st.seen_numbers.get(&number.phone_number_id) != Some(&number) {
+                st.seen_numbers
+                    .insert(number.phone_number_id.clone(), number.clone());
+            }
+        }
         if token != number.access_token {
             return Err(bad_token());
         }
@@ -101,11 +119,15 @@ fn bearer(headers: &HeaderMap) -> Result<String, GraphError> {
         .or_else(|| value.strip_prefix("bearer "))
     {
         Some(t) if !t.trim().is_empty() => Ok(t.trim().to_string()),
-        _ => Err(GraphError::new(
-            190,
-            "An active access token must be used to query information about the current user.",
-        )),
+        _ => Err(no_token()),
     }
+}
+
+fn no_token() -> GraphError {
+    GraphError::new(
+        190,
+        "An active access token must be used to query information about the current user.",
+    )
 }
 
 fn bad_token() -> GraphError {
@@ -115,7 +137,7 @@ fn bad_token() -> GraphError {
     )
 }
 
-fn check_version(v: &str) -> Result<(), GraphError> {
+pub(super) fn check_version(v: &str) -> Result<(), GraphError> {
     let ok = v
         .strip_prefix('v')
         .and_then(|r| r.split_once('.'))

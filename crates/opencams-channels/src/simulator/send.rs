@@ -22,6 +22,27 @@ impl Simulator {
     pub(super) async fn send(&self, number: SimNumber, raw: &[u8]) -> Result<Value, GraphError> {
         let body: Value = serde_json::from_slice(raw)
             .map_err(|e| GraphError::param(format!("The request body is not valid JSON: {e}")))?;
+        self.send_body(number, body).await
+    }
+
+    /// `POST /{version}/{phone_number_id}/messages` handed over in this process, by a caller
+    /// that holds the request body as JSON already: the same version check, bearer-token auth
+    /// and send as over HTTP, without encoding the body and the answer only to decode them
+    /// again. The answer is what the HTTP route would answer: the JSON body, or the error (its
+    /// [`GraphError::status`] and [`GraphError::body`]).
+    pub async fn send_in_process(
+        &self,
+        version: &str,
+        phone_number_id: &str,
+        access_token: &str,
+        body: Value,
+    ) -> Result<Value, GraphError> {
+        super::routes::check_version(version)?;
+        let number = self.auth_token(access_token, phone_number_id).await?;
+        self.send_body(number, body).await
+    }
+
+    async fn send_body(&self, number: SimNumber, body: Value) -> Result<Value, GraphError> {
         if body.get("status").is_some() {
             return mark_read(&body);
         }
