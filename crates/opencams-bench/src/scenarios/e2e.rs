@@ -69,6 +69,7 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Value> {
         "accepted": accepted.ok,
         "accept_rps": (accepted.ok as f64 / accept_s.max(1e-9)).round(),
         "accept_errors": accepted.errors,
+        "accept_latency_ms": report::latency_ms(&accepted.hist),
         "connections": spec.connections,
         "numbers": opts.numbers,
         "recipients": opts.recipients,
