@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use opencams_domain::{Clock, IdGenerator};
-use opencams_store::{Number, Space, Store, TemplateRow};
+use opencams_store::{Number, Space, Store};
 
 use opencams_store::cache::TtlCache;
 
@@ -49,8 +49,8 @@ pub struct AppState {
     pub numbers: TtlCache<String, Option<Number>>,
     /// Spaces by id (a miss is cached too).
     pub spaces: TtlCache<String, Option<Space>>,
-    /// Template versions by (space, code or name).
-    pub templates: TtlCache<(String, String), Vec<TemplateRow>>,
+    /// Template versions by (space, code or name), parsed.
+    pub templates: TtlCache<(String, String), Arc<[crate::send::TemplateVersion]>>,
     /// Every number by Graph phone-number id, with the app secrets webhooks may be signed with:
     /// read once per TTL instead of once per webhook POST.
     pub webhook_numbers: TtlCache<(), Arc<crate::webhooks::WebhookNumbers>>,
