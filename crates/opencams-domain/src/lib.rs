@@ -8,11 +8,13 @@
 
 pub mod clock;
 pub mod ids;
+pub mod lifecycle;
 pub mod message;
 pub mod phone;
 pub mod template;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::IdGenerator;
+pub use lifecycle::{Direction, EventKind, FallbackState, MessageStatus, SendType};
 pub use opencams_protocol::{CamsError, Code};
 pub use phone::PhoneNumber;
