@@ -33,14 +33,7 @@ impl Ctx<'_> {
             .get("CustSpaceId")
             .or_else(|| self.params.get("CustWabaId"));
         let id = requested.unwrap_or(&self.principal.account.default_space);
-        let space = match self.state.spaces.get(&id.to_string()) {
-            Some(s) => s,
-            None => {
-                let s = self.state.store.space(id).await.map_err(internal)?;
-                self.state.spaces.put(id.to_string(), s.clone());
-                s
-            }
-        };
+        let space = self.state.cache.space(id).await.map_err(internal)?;
         let space = match space {
             Some(s) if s.account_id == self.principal.account.id => s,
             _ => {

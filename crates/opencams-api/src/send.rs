@@ -1,55 +1,30 @@
 //! What SendChatappMessage and SendChatappMassMessage share (cams-api.md §3.1.1 validation
-//! order): the envelope checks, the sender number, resolving an approved template, and the
-//! `FallBackRule=sentFailed` rule that turns a type-specific failure into a failed message that
-//! falls back instead of a rejected call.
+//! order), as the HTTP edge of the domain's send rules (`opencams_domain::send`): it parses the
+//! envelope's parameters, reads what the rules need (the space, the policy, the sender number,
+//! the template versions, the user's last message) and hands them to the rules.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use opencams_domain::PhoneNumber;
 use opencams_domain::message::{
-    FallBackRule, FlowAction, ProductAction, parse_fallback_duration, parse_fallback_rule,
+    FlowAction, ProductAction, parse_fallback_duration, parse_fallback_rule,
 };
-use opencams_domain::template::{self, Category, Component};
-use opencams_protocol::{CamsError, Code};
-use opencams_store::{MessageRow, Number, Space, TemplateRow};
+use opencams_domain::send::{self, SendEnvelope, SenderFacts, TemplateKey, WindowPolicy};
+use opencams_protocol::CamsError;
+use opencams_store::cache::ParsedTemplate;
+use opencams_store::{Number, Space, TemplateRow};
 use serde_json::json;
 
 use crate::context::{Ctx, internal};
 
-/// The customer-service window.
-pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
-
-#[derive(Debug, Clone)]
-pub struct Fallback {
-    pub id: String,
-    pub content: Option<String>,
-    pub duration: Option<u32>,
-    pub rule: FallBackRule,
-}
-
-/// The checked parameters every recipient of a send shares.
+/// The checked parameters every recipient of a send shares: the domain's envelope, with the
+/// sender number as the store has it (its channel settings are read by the dispatcher, not here).
 #[derive(Debug, Clone)]
 pub struct Envelope {
     pub space: Space,
     pub from: Number,
-    pub fallback: Option<Fallback>,
-    pub task_id: Option<String>,
-    pub tag: Option<String>,
-    pub tracking_data: Option<String>,
-    pub label: Option<String>,
-    pub ttl: Option<i64>,
-}
-
-impl Envelope {
-    /// With `FallBackRule=sentFailed` and a policy, a type-specific failure does not reject the
-    /// call: the message is recorded as failed and falls back (`Ok(err)`); otherwise `Err(err)`.
-    pub fn keep_as_failed(&self, err: CamsError) -> Result<CamsError, CamsError> {
-        match &self.fallback {
-            Some(f) if f.rule == FallBackRule::SentFailed => Ok(err),
-            _ => Err(err),
-        }
-    }
+    pub send: SendEnvelope,
 }
 
 fn bounded(ctx: &Ctx<'_>, name: &str, max: usize) -> Result<Option<String>, CamsError> {
@@ -72,16 +47,7 @@ pub async fn envelope(ctx: &Ctx<'_>, from_raw: &str) -> Result<Envelope, CamsErr
         .map(parse_fallback_duration)
         .transpose()?;
     let content = bounded(ctx, "FallBackContent", 2000)?;
-    let label = match p.get("Label") {
-        None => None,
-        Some(l) if ["promotion", "transaction", "pormotion"].contains(&l) => Some(l.to_string()),
-        Some(l) => {
-            return Err(CamsError::invalid(
-                "Label",
-                format_args!("{l:?} is not a label; use promotion or transaction"),
-            ));
-        }
-    };
+    let label = send::parse_label(p.get("Label"))?;
     let ttl = p
         .get("Ttl")
         .map(opencams_domain::message::parse_ttl)
@@ -93,113 +59,60 @@ pub async fn envelope(ctx: &Ctx<'_>, from_raw: &str) -> Result<Envelope, CamsErr
     let space = ctx.space().await?;
 
     // the policy named by FallBackId must exist
-    let fallback = match p.get("FallBackId") {
-        None => {
-            if duration.is_some() || content.is_some() || p.get("FallBackRule").is_some() {
-                return Err(CamsError::missing("FallBackId"));
-            }
-            None
-        }
-        Some(id) => {
-            let policy = ctx
-                .state
-                .store
-                .policy(ctx.account_id(), id)
-                .await
-                .map_err(internal)?;
-            if policy.is_none() {
-                return Err(CamsError::invalid(
-                    "FallBackId",
-                    format_args!(
-                        "{id:?} is not a fallback policy of this account (see `opencams policy list`)"
-                    ),
-                ));
-            }
-            Some(Fallback {
-                id: id.to_string(),
-                content,
-                duration,
-                rule,
-            })
-        }
+    let fallback_id = p.get("FallBackId");
+    let policy_exists = match fallback_id {
+        Some(id) => ctx
+            .state
+            .store
+            .policy(ctx.account_id(), id)
+            .await
+            .map_err(internal)?
+            .is_some(),
+        None => false,
     };
+    let fallback = send::fallback(
+        fallback_id,
+        policy_exists,
+        content,
+        duration,
+        rule,
+        p.get("FallBackRule").is_some(),
+    )?;
 
-    let number = sender(ctx, &space, from.as_str()).await?;
+    let number = ctx
+        .state
+        .cache
+        .number(from.as_str())
+        .await
+        .map_err(internal)?;
+    send::check_sender(
+        from.as_str(),
+        ctx.account_id(),
+        &space.id,
+        number.as_ref().map(|n| SenderFacts {
+            account_id: n.account_id,
+            space_id: &n.space_id,
+            status: &n.status,
+        }),
+    )?;
+    let Some(number) = number else {
+        return Err(internal("a checked sender number is missing"));
+    };
     Ok(Envelope {
+        send: SendEnvelope {
+            account_id: ctx.account_id(),
+            space_id: space.id.clone(),
+            sender: number.phone.clone(),
+            fallback,
+            task_id,
+            tag,
+            tracking_data,
+            label,
+            ttl,
+        },
         space,
         from: number,
-        fallback,
-        task_id,
-        tag,
-        tracking_data,
-        label,
-        ttl,
     })
-}
-
-/// The sender number: registered in the space, connected.
-async fn sender(ctx: &Ctx<'_>, space: &Space, phone: &str) -> Result<Number, CamsError> {
-    let key = phone.to_string();
-    let number = match ctx.state.numbers.get(&key) {
-        Some(n) => n,
-        None => {
-            let n = ctx.state.store.number(phone).await.map_err(internal)?;
-            ctx.state.numbers.put(key, n.clone());
-            n
-        }
-    };
-    match number {
-        Some(n) if n.account_id == ctx.account_id() && n.space_id == space.id => {
-            if n.status != "CONNECTED" {
-                return Err(CamsError::new(
-                    Code::PhoneNumberError,
-                    format!("From {phone} cannot send: its status is {}.", n.status),
-                ));
-            }
-            Ok(n)
-        }
-        _ => Err(CamsError::new(
-            Code::PhoneNumberError,
-            format!(
-                "From {phone} is not a sender number of space {}; see QueryChatappPhoneNumbers.",
-                space.id
-            ),
-        )),
-    }
-}
-
-/// An approved template with its parsed components.
-#[derive(Debug, Clone)]
-pub struct Resolved {
-    pub row: TemplateRow,
-    pub components: Vec<Component>,
-    pub category: Category,
-}
-
-/// One stored version of a template as the template cache keeps it: parsed once when the cache
-/// is filled, not on every send (parsing the components was about a tenth of a template send's
-/// own work).
-#[derive(Debug)]
-pub struct TemplateVersion {
-    row: TemplateRow,
-    /// The parsed template, or why the stored components do not parse.
-    parsed: Result<Arc<Resolved>, String>,
-}
-
-impl TemplateVersion {
-    fn new(row: TemplateRow) -> Self {
-        let parsed = template::parse_components(&row.components)
-            .map_err(|e| e.to_string())
-            .and_then(|components| {
-                let category = Category::parse(&row.category).map_err(|e| e.to_string())?;
-                Ok(Arc::new(Resolved {
-                    row: row.clone(),
-                    components,
-                    category,
-                }))
-            });
-        Self { row, parsed }
-    }
 }
 
 /// Finds the template by code (or name) and language; it must be approved.
@@ -207,60 +120,18 @@ pub async fn resolve_template(
     ctx: &Ctx<'_>,
     space: &Space,
     language: &str,
-) -> Result<Arc<Resolved>, CamsError> {
+) -> Result<Arc<ParsedTemplate>, CamsError> {
     let p = ctx.params;
-    let (by_code, key) = match (p.get("TemplateCode"), p.get("TemplateName")) {
-        (Some(c), _) => (true, c),
-        (None, Some(n)) => (false, n),
-        (None, None) => {
-            return Err(CamsError::new(
-                Code::TemplateCodeNotEmpty,
-                "TemplateCode (or TemplateName) is mandatory when Type is template.",
-            ));
-        }
-    };
-    let cache_key = (
-        space.id.clone(),
-        format!("{}:{key}", if by_code { "c" } else { "n" }),
-    );
-    let versions = match ctx.state.templates.get(&cache_key) {
-        Some(v) => v,
-        None => {
-            let store = &ctx.state.store;
-            let rows = if by_code {
-                store.templates_by_code(&space.id, key).await
-            } else {
-                store.templates_by_name(&space.id, key).await
-            }
-            .map_err(internal)?;
-            let versions: Arc<[TemplateVersion]> =
-                rows.into_iter().map(TemplateVersion::new).collect();
-            ctx.state.templates.put(cache_key, versions.clone());
-            versions
-        }
-    };
-    let Some(version) = versions.iter().find(|v| v.row.language == language) else {
-        let langs: Vec<&str> = versions.iter().map(|v| v.row.language.as_str()).collect();
-        let why = if langs.is_empty() {
-            format!("The template {key:?} does not exist in space {}.", space.id)
-        } else {
-            format!(
-                "The template {key:?} has no {language:?} version; it exists in: {}.",
-                langs.join(", ")
-            )
-        };
-        return Err(CamsError::new(Code::DetailTemplateNotExist, why));
-    };
-    let row = &version.row;
-    if row.audit_status != "pass" {
-        return Err(CamsError::invalid(
-            "TemplateCode",
-            format_args!(
-                "the template {} ({}) cannot be sent: its status is {}, only approved (pass) templates can",
-                row.code, row.language, row.audit_status
-            ),
-        ));
+    let key = TemplateKey::from_params(p.get("TemplateCode"), p.get("TemplateName"))?;
+    let cache = &ctx.state.cache;
+    let versions = match key {
+        TemplateKey::Code(c) => cache.templates_by_code(&space.id, c).await,
+        TemplateKey::Name(n) => cache.templates_by_name(&space.id, n).await,
     }
+    .map_err(internal)?;
+    let languages: Vec<&str> = versions.iter().map(|v| v.row.language.as_str()).collect();
+    let version = &versions[send::select_language(key, &space.id, &languages, language)?];
+    send::check_sendable(&version.row.code, language, version.row.audit_status)?;
     version.parsed.clone().map_err(internal)
 }
 
@@ -291,97 +162,6 @@ pub fn template_body(
     serde_json::to_string(&body).unwrap_or_default()
 }
 
-/// A new outbound row; `failed` carries the verification error under `sentFailed`.
-#[allow(clippy::too_many_arguments)]
-pub fn outbound_row(
-    id: String,
-    ctx: &Ctx<'_>,
-    env: &Envelope,
-    to: &str,
-    send_type: &str,
-    message_type: &str,
-    template: Option<&TemplateRow>,
-    language: Option<&str>,
-    body: String,
-    group_id: Option<&str>,
-    context_id: Option<&str>,
-    failed: Option<&CamsError>,
-    now: i64,
-) -> MessageRow {
-    MessageRow {
-        id,
-        account_id: ctx.account_id(),
-        space_id: env.space.id.clone(),
-        direction: "out".into(),
-        sender: env.from.phone.clone(),
-        recipient: to.to_string(),
-        send_type: send_type.into(),
-        message_type: message_type.into(),
-        template_code: template
-            .map(|t| t.code.clone())
-            .or_else(|| ctx.params.get("TemplateCode").map(String::from)),
-        template_name: template
-            .map(|t| t.name.clone())
-            .or_else(|| ctx.params.get("TemplateName").map(String::from)),
-        language: language.map(String::from),
-        body,
-        task_id: env.task_id.clone(),
-        tag: env.tag.clone(),
-        tracking_data: env.tracking_data.clone(),
-        label: env.label.clone(),
-        ttl_secs: env.ttl,
-        fallback_id: env.fallback.as_ref().map(|f| f.id.clone()),
-        fallback_content: env.fallback.as_ref().and_then(|f| f.content.clone()),
-        fallback_duration: env
-            .fallback
-            .as_ref()
-            .and_then(|f| f.duration.map(i64::from)),
-        fallback_rule: env.fallback.as_ref().map(|f| f.rule.as_str().to_string()),
-        group_id: group_id.map(String::from),
-        context_id: context_id.map(String::from),
-        status: if failed.is_some() {
-            "failed".into()
-        } else {
-            "accepted".into()
-        },
-        error_code: failed.map(|e| e.code.as_str().to_string()),
-        error_description: failed.map(|e| e.message.clone()),
-        provider_id: None,
-        created_at: now,
-        updated_at: now,
-    }
-}
-
-/// The events a freshly accepted row starts with: Failed (refused at verification under
-/// `sentFailed`), and FallbackScheduled when a FallBackDuration timer runs.
-pub fn accepted_events(row: &MessageRow) -> Vec<opencams_store::NewEvent> {
-    let mut out = Vec::new();
-    if row.status == "failed" {
-        out.push(failed_event(row));
-    }
-    if let (Some(policy), Some(secs)) = (&row.fallback_id, row.fallback_duration) {
-        let desc = format!("SMS fallback by policy {policy} in {secs} s unless delivered");
-        out.push(opencams_dispatch::fallback::fallback_event(
-            row,
-            "FallbackScheduled",
-            desc,
-            None,
-            row.created_at,
-        ));
-    }
-    out
-}
-
-/// The Failed status event of a message refused at verification under `sentFailed`.
-pub fn failed_event(row: &MessageRow) -> opencams_store::NewEvent {
-    let err = (
-        row.error_code.as_deref().unwrap_or(""),
-        row.error_description.as_deref().unwrap_or(""),
-    );
-    let facts = opencams_store::status::StatusFacts::new("Failed", Some(err), row.created_at);
-    opencams_store::status::status_event(row, &facts)
-}
-
 /// The 24-hour window of (sender, user): open, or the account accepts and lets delivery fail.
 pub async fn check_window(ctx: &Ctx<'_>, from: &str, to: &str) -> Result<(), CamsError> {
     let last = ctx
@@ -390,31 +170,29 @@ pub async fn check_window(ctx: &Ctx<'_>, from: &str, to: &str) -> Result<(), Cam
         .last_inbound(from, to)
         .await
         .map_err(internal)?;
-    if last.is_some_and(|t| ctx.now_ms() - t < WINDOW_MS) {
-        return Ok(());
-    }
-    if ctx
-        .principal
-        .settings
-        .get("session.window")
-        .map(String::as_str)
-        == Some("cams")
-    {
-        return Ok(()); // CAMS behaviour: accept; WhatsApp fails it later with 131047
-    }
-    let since = match last {
-        Some(t) => format!(
-            "the user last wrote {} minutes ago",
-            (ctx.now_ms() - t) / 60_000
-        ),
-        None => "the user has never written to this number".to_string(),
-    };
-    Err(CamsError::new(
-        Code::SessionExpired,
-        format!(
-            "Type=message can only be sent within 24 hours of the user's last message to {from}, and {since}; send an approved template instead."
-        ),
-    ))
+    let policy = WindowPolicy::from_setting(
+        ctx.principal
+            .settings
+            .get("session.window")
+            .map(String::as_str),
+    );
+    send::check_window(from, last, ctx.now_ms(), policy)
+}
+
+/// The template's code and name for the stored message: the template's when it was found,
+/// else what the call named.
+pub fn template_names<'a>(
+    ctx: &'a Ctx<'_>,
+    template: Option<&'a TemplateRow>,
+) -> (Option<&'a str>, Option<&'a str>) {
+    (
+        template
+            .map(|t| t.code.as_str())
+            .or(ctx.params.get("TemplateCode")),
+        template
+            .map(|t| t.name.as_str())
+            .or(ctx.params.get("TemplateName")),
+    )
 }
 
 /// The JSON body of a free-form message.

@@ -4,9 +4,8 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use opencams_domain::{Clock, IdGenerator};
-use opencams_store::{Number, Space, Store};
-
-use opencams_store::cache::TtlCache;
+use opencams_store::Store;
+use opencams_store::cache::{StoreCache, TtlCache};
 
 use crate::limits::RateLimiter;
 use crate::nonce::NonceCache;
@@ -45,12 +44,9 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// MessageId / GroupMessageId generator.
     pub ids: IdGenerator,
-    /// Sender numbers by phone (a miss is cached too).
-    pub numbers: TtlCache<String, Option<Number>>,
-    /// Spaces by id (a miss is cached too).
-    pub spaces: TtlCache<String, Option<Space>>,
-    /// Template versions by (space, code or name), parsed.
-    pub templates: TtlCache<(String, String), Arc<[crate::send::TemplateVersion]>>,
+    /// Sender numbers, spaces and template versions, read through one cache shared with the
+    /// dispatcher.
+    pub cache: Arc<StoreCache>,
     /// Every number by Graph phone-number id, with the app secrets webhooks may be signed with:
     /// read once per TTL instead of once per webhook POST.
     pub webhook_numbers: TtlCache<(), Arc<crate::webhooks::WebhookNumbers>>,

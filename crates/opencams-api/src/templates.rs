@@ -20,7 +20,7 @@ pub fn audit_event(w: &TemplateWrite, status: AuditStatus, reason: &str) -> NewE
     );
     NewEvent {
         account_id: w.account_id,
-        kind: "audit".into(),
+        kind: opencams_domain::EventKind::Audit,
         message_id: None,
         payload: payload.to_string(),
     }
@@ -170,7 +170,7 @@ pub fn write_of(
 pub fn detail_json(row: &TemplateRow) -> Value {
     let components: Value = serde_json::from_str(&row.components).unwrap_or(Value::Array(vec![]));
     let example: Value = serde_json::from_str(&row.example).unwrap_or_else(|_| json!({}));
-    let sendable = row.audit_status == "pass";
+    let sendable = row.audit_status == AuditStatus::Pass;
     json!({
         "TemplateCode": row.code,
         "Name": row.name,

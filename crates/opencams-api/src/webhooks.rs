@@ -12,8 +12,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use opencams_channels::ids::{simulated_phone_number_id, simulated_waba_id};
+use opencams_domain::template::AuditStatus;
+use opencams_domain::{Direction, EventKind, MessageStatus, SendType};
 use opencams_protocol::callbacks;
-use opencams_store::{MessageRow, MessageStatus, NewEvent, Number, NumberFilter, StatusUpdate};
+use opencams_store::{MessageRow, MessageStatusRow, NewEvent, Number, NumberFilter, StatusUpdate};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -320,10 +322,9 @@ async fn messages(
     };
     let mut updates = Vec::new();
     for s in value.statuses {
-        let status = s.status.as_str();
-        if !matches!(status, "sent" | "delivered" | "read" | "failed") {
+        let Some(status) = MessageStatus::from_cloud(&s.status) else {
             continue;
-        }
+        };
         let at = secs_to_ms(&s.timestamp).unwrap_or_else(|| state.clock.now_ms());
         let err = s.errors.first();
         let code = err.and_then(|e| e["code"].as_i64()).map(|c| c.to_string());
@@ -343,28 +344,23 @@ async fn messages(
         let update = StatusUpdate {
             provider_id: s.id,
             message_id: s.biz_opaque_callback_data,
-            status: status.to_string(),
+            status,
             at,
             error_code: code.clone(),
             error_description: desc.clone(),
         };
-        let builder: opencams_store::EventBuilder = Box::new(move |m: &MessageStatus, st: &str| {
-            let cams = match st {
-                "sent" => "Sent",
-                "delivered" => "Delivered",
-                "read" => "Read",
-                _ => "Failed",
-            };
-            let err = code.as_deref().zip(desc.as_deref());
-            let mut facts = opencams_store::status::StatusFacts::new(cams, err, at);
-            facts.conversation_type = conversation.0.clone();
-            facts.conversation_id = conversation.1.clone();
-            Some(opencams_store::status::status_event_of(
-                m.account_id,
-                &m.id,
-                &facts,
-            ))
-        });
+        let builder: opencams_store::EventBuilder =
+            Box::new(move |m: &MessageStatusRow, st: MessageStatus| {
+                let err = code.as_deref().zip(desc.as_deref());
+                let mut facts = opencams_store::events::StatusFacts::new(st.cams_name(), err, at);
+                facts.conversation_type = conversation.0.clone();
+                facts.conversation_id = conversation.1.clone();
+                Some(opencams_store::events::status_event_of(
+                    m.account_id,
+                    &m.id,
+                    &facts,
+                ))
+            });
         updates.push((update, builder));
     }
     if !updates.is_empty() {
@@ -417,14 +413,14 @@ async fn messages(
             id: state.ids.next(at),
             account_id: number.account_id,
             space_id: number.space_id.clone(),
-            direction: "in".into(),
+            direction: Direction::In,
             sender: number.phone.clone(),
             recipient: user.to_string(),
-            send_type: "message".into(),
+            send_type: SendType::Message,
             message_type: kind.to_string(),
             body: json!({"inbound": m}).to_string(),
             context_id: m["context"]["id"].as_str().map(String::from),
-            status: "received".into(),
+            status: MessageStatus::Received,
             provider_id: Some(wamid.to_string()),
             created_at: at,
             updated_at: at,
@@ -432,7 +428,7 @@ async fn messages(
         };
         let event = NewEvent {
             account_id: number.account_id,
-            kind: "inbound".into(),
+            kind: EventKind::Inbound,
             message_id: Some(row.id.clone()),
             payload: record.to_string(),
         };
@@ -476,11 +472,11 @@ async fn template_status(
     v: &Value,
 ) -> Result<(), opencams_store::StoreError> {
     let status = match v["event"].as_str().unwrap_or("") {
-        "APPROVED" | "REINSTATED" | "UNPAUSED" => "pass",
-        "REJECTED" => "fail",
-        "PAUSED" => "paused",
-        "DISABLED" => "disabled",
-        "PENDING" => "auditing",
+        "APPROVED" | "REINSTATED" | "UNPAUSED" => AuditStatus::Pass,
+        "REJECTED" => AuditStatus::Fail,
+        "PAUSED" => AuditStatus::Paused,
+        "DISABLED" => AuditStatus::Disabled,
+        "PENDING" => AuditStatus::Auditing,
         other => {
             tracing::debug!(event = other, "template event ignored");
             return Ok(());
@@ -505,10 +501,17 @@ async fn template_status(
             if row.language != language || row.audit_status == status {
                 continue;
             }
-            let audit = callbacks::audit(waba, &row.code, &row.name, &row.language, status, reason);
+            let audit = callbacks::audit(
+                waba,
+                &row.code,
+                &row.name,
+                &row.language,
+                status.as_str(),
+                reason,
+            );
             let event = NewEvent {
                 account_id: row.account_id,
-                kind: "audit".into(),
+                kind: EventKind::Audit,
                 message_id: None,
                 payload: audit.to_string(),
             };
@@ -516,7 +519,7 @@ async fn template_status(
                 .store
                 .set_template_status(row.id, status, reason, Some(event), state.clock.now_ms())
                 .await?;
-            state.templates.clear();
+            state.cache.clear_templates();
         }
     }
     Ok(())

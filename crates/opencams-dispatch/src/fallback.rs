@@ -20,20 +20,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::render::{TemplateView, text_of};
-use opencams_store::status::{StatusFacts, status_event};
-
-/// A fallback step as a ChatAppStatus event.
-pub fn fallback_event(
-    m: &MessageRow,
-    status: &str,
-    description: String,
-    error: Option<(&str, &str)>,
-    at: i64,
-) -> NewEvent {
-    let mut facts = StatusFacts::new(status, error, at);
-    facts.status_description = description;
-    status_event(m, &facts)
-}
+use opencams_domain::{FallbackState, SendType};
+use opencams_store::events::fallback_event;
 
 /// SMS connections per policy, opened on first use and kept.
 pub struct PolicySenders {
@@ -152,14 +140,14 @@ impl FallbackWorker {
     }
 
     fn outcome(
-        state: &str,
+        state: FallbackState,
         due_at: Option<i64>,
         ids: Vec<String>,
         text: Option<String>,
         error: Option<String>,
     ) -> FallbackOutcome {
         FallbackOutcome {
-            state: state.into(),
+            state,
             due_at,
             sms_ids: ids,
             text,
@@ -171,7 +159,7 @@ impl FallbackWorker {
         if let Some(t) = m.fallback_content.clone().filter(|t| !t.is_empty()) {
             return t;
         }
-        if m.send_type == "template" {
+        if m.send_type == SendType::Template {
             let rows = self
                 .store
                 .templates_by_code(&m.space_id, m.template_code.as_deref().unwrap_or(""))
@@ -199,7 +187,7 @@ impl FallbackWorker {
 
     async fn decide(&self, f: FallbackRow, m: MessageRow) {
         let now = self.clock.now_ms();
-        if matches!(m.status.as_str(), "delivered" | "read") {
+        if m.status.reached_user() {
             let ev = fallback_event(
                 &m,
                 "FallbackCancelled",
@@ -210,14 +198,18 @@ impl FallbackWorker {
             return self
                 .settle(
                     &f,
-                    Self::outcome("cancelled", None, vec![], None, None),
+                    Self::outcome(FallbackState::Cancelled, None, vec![], None, None),
                     vec![ev],
                 )
                 .await;
         }
-        if f.state == "armed" && !matches!(m.status.as_str(), "failed" | "expired") {
+        if f.state == FallbackState::Armed && !m.status.undeliverable() {
             return self
-                .settle(&f, Self::outcome("armed", None, vec![], None, None), vec![])
+                .settle(
+                    &f,
+                    Self::outcome(FallbackState::Armed, None, vec![], None, None),
+                    vec![],
+                )
                 .await;
         }
         let text = self.text(&m).await;
@@ -235,7 +227,7 @@ impl FallbackWorker {
                     .settle(
                         &f,
                         Self::outcome(
-                            "failed",
+                            FallbackState::Failed,
                             None,
                             vec![],
                             Some(text),
@@ -251,7 +243,13 @@ impl FallbackWorker {
                 return self
                     .settle(
                         &f,
-                        Self::outcome("scheduled", retry, vec![], None, Some(e.to_string())),
+                        Self::outcome(
+                            FallbackState::Scheduled,
+                            retry,
+                            vec![],
+                            None,
+                            Some(e.to_string()),
+                        ),
                         vec![],
                     )
                     .await;
@@ -268,7 +266,13 @@ impl FallbackWorker {
             return self
                 .settle(
                     &f,
-                    Self::outcome("failed", None, vec![], None, Some("empty text".into())),
+                    Self::outcome(
+                        FallbackState::Failed,
+                        None,
+                        vec![],
+                        None,
+                        Some("empty text".into()),
+                    ),
                     vec![ev],
                 )
                 .await;
@@ -293,7 +297,7 @@ impl FallbackWorker {
                 let ev = fallback_event(&m, "FallbackSent", desc, None, now);
                 self.settle(
                     &f,
-                    Self::outcome("sent", None, sub.ids, Some(text), None),
+                    Self::outcome(FallbackState::Sent, None, sub.ids, Some(text), None),
                     vec![ev],
                 )
                 .await;
@@ -304,7 +308,7 @@ impl FallbackWorker {
                 self.settle(
                     &f,
                     Self::outcome(
-                        "scheduled",
+                        FallbackState::Scheduled,
                         Some(now + wait),
                         vec![],
                         Some(text),
@@ -324,7 +328,13 @@ impl FallbackWorker {
                 );
                 self.settle(
                     &f,
-                    Self::outcome("failed", None, vec![], Some(text), Some(e.to_string())),
+                    Self::outcome(
+                        FallbackState::Failed,
+                        None,
+                        vec![],
+                        Some(text),
+                        Some(e.to_string()),
+                    ),
                     vec![ev],
                 )
                 .await;

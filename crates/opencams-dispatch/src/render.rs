@@ -47,7 +47,7 @@ pub fn render(
     if let Some(w) = context_wamid {
         out.insert("context".into(), json!({"message_id": w}));
     }
-    if m.send_type == "template" {
+    if m.send_type == opencams_domain::SendType::Template {
         let Some(t) = template else {
             return Err(RenderError {
                 code: "132001".into(),
@@ -115,7 +115,7 @@ mod tests {
             id: "0190aabbccdd00000001".into(),
             sender: "8613600000000".into(),
             recipient: "8613900000001".into(),
-            send_type: send_type.into(),
+            send_type: opencams_domain::SendType::parse(send_type).unwrap(),
             body: body.to_string(),
             ..Default::default()
         }

@@ -50,7 +50,7 @@ pub fn audit_event(row: &TemplateRow, status: AuditStatus, reason: &str) -> NewE
     );
     NewEvent {
         account_id: row.account_id,
-        kind: "audit".into(),
+        kind: opencams_domain::EventKind::Audit,
         message_id: None,
         payload: payload.to_string(),
     }
@@ -71,7 +71,7 @@ pub async fn review_due(store: &dyn Store, clock: &dyn Clock) -> usize {
         let (status, reason) = decide(&row);
         let event = audit_event(&row, status, &reason);
         match store
-            .set_template_status(row.id, status.as_str(), &reason, Some(event), now)
+            .set_template_status(row.id, status, &reason, Some(event), now)
             .await
         {
             Ok(_) => n += 1,

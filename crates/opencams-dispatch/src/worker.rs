@@ -20,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::limits::Buckets;
 use crate::render::{TemplateView, render};
-use opencams_store::status::{StatusFacts, status_event};
+use opencams_domain::{MessageStatus, SendType};
+use opencams_store::events::{StatusFacts, status_event};
 
 /// Where a number's messages go.
 pub trait Router: Send + Sync {
@@ -169,15 +170,20 @@ impl Dispatcher {
         }
     }
 
-    fn ended(&self, m: &MessageRow, status: &str, code: &str, description: &str) -> Settlement {
-        let cams_status = if status == "expired" {
-            "Expired"
-        } else {
-            "Failed"
-        };
-        let facts = StatusFacts::new(cams_status, Some((code, description)), self.clock.now_ms());
+    fn ended(
+        &self,
+        m: &MessageRow,
+        status: MessageStatus,
+        code: &str,
+        description: &str,
+    ) -> Settlement {
+        let facts = StatusFacts::new(
+            status.cams_name(),
+            Some((code, description)),
+            self.clock.now_ms(),
+        );
         Settlement::Ended {
-            status: status.into(),
+            status,
             error_code: code.into(),
             error_description: description.into(),
             event: Some(status_event(m, &facts)),
@@ -192,7 +198,7 @@ impl Dispatcher {
         {
             let s = self.ended(
                 m,
-                "expired",
+                MessageStatus::Expired,
                 "ttl_expired",
                 &format!("not sent within its Ttl of {ttl} s"),
             );
@@ -203,7 +209,7 @@ impl Dispatcher {
             Ok(None) => {
                 let s = self.ended(
                     m,
-                    "failed",
+                    MessageStatus::Failed,
                     "133010",
                     "Account not registered(the sender number is no longer registered)",
                 );
@@ -214,7 +220,7 @@ impl Dispatcher {
         let Some((channel, config)) = self.router.route(&number) else {
             let s = self.ended(
                 m,
-                "failed",
+                MessageStatus::Failed,
                 "133010",
                 &format!(
                     "Account not registered(no channel {:?} is configured)",
@@ -315,7 +321,7 @@ impl Dispatcher {
                 .and_then(|r| r.provider_id.or(Some(r.id))),
             None => None,
         };
-        let rendered = if m.send_type == "template" {
+        let rendered = if m.send_type == SendType::Template {
             let code = m.template_code.clone().unwrap_or_default();
             let lang = m.language.clone().unwrap_or_default();
             let versions = self.templates(&m.space_id, &code).await;
@@ -335,7 +341,7 @@ impl Dispatcher {
         } else {
             render(m, None, context.as_deref())
         };
-        rendered.map_err(|e| self.ended(m, "failed", &e.code, &e.description))
+        rendered.map_err(|e| self.ended(m, MessageStatus::Failed, &e.code, &e.description))
     }
 
     async fn retry(&self, m: &MessageRow, attempts: i64, why: &str) {
@@ -348,7 +354,7 @@ impl Dispatcher {
         let s = if now + wait > m.created_at + self.config.retry_deadline_ms {
             self.ended(
                 m,
-                "failed",
+                MessageStatus::Failed,
                 "131000",
                 &format!("Something went wrong(gave up retrying: {why})"),
             )
@@ -367,7 +373,7 @@ impl Dispatcher {
             return self.retry(m, attempts, &e.to_string()).await;
         }
         tracing::info!(message = %m.id, code = %e.code, "send failed permanently");
-        let s = self.ended(m, "failed", &e.code, &e.description);
+        let s = self.ended(m, MessageStatus::Failed, &e.code, &e.description);
         self.settle(&m.id, s).await;
     }
 }

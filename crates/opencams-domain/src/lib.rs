@@ -11,6 +11,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod message;
 pub mod phone;
+pub mod send;
 pub mod template;
 
 pub use clock::{Clock, ManualClock, SystemClock};

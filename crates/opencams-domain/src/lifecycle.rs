@@ -78,6 +78,19 @@ impl MessageStatus {
         }
     }
 
+    /// What the status means, in a few words (ListChatappMessage `MessageStatusName`).
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted, not yet sent",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+            Self::Failed => "failed",
+            Self::Expired => "expired (Ttl passed)",
+            Self::Received => "received from the user",
+        }
+    }
+
     /// The status named by CAMS (exactly as CAMS spells it); `None` for anything else.
     pub fn from_cams(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|s| s.cams_name() == name)

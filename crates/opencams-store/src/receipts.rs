@@ -1,12 +1,11 @@
-//! The receipts aggregate: where callbacks go (per space and per business number), the
-//! per-account callback signing secret, the callback outbox (endpoints with their retry state and
-//! their pending deliveries, fed from the event log) and the message history query.
-//!
-//! A separate trait (a supertrait of `Store`) so this aggregate stays in files of its own.
+//! The records of callback delivery: where callbacks go (per space and per business number),
+//! the callback outbox (endpoints with their retry state and their pending deliveries, fed from
+//! the event log), and the message history query's filter.
 
+use opencams_domain::{Direction, MessageStatus};
 use serde::Serialize;
 
-use crate::{MessageRow, Result, Secret};
+use crate::Secret;
 
 /// Where one space (`phone` empty) or one business number sends its callbacks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -102,55 +101,13 @@ pub struct MessageFilter {
     pub sender: Option<String>,
     /// The end user's number.
     pub recipient: Option<String>,
-    /// `out` or `in`.
-    pub direction: Option<String>,
+    pub direction: Option<Direction>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
     pub template_code: Option<String>,
     pub group_id: Option<String>,
     /// Stored statuses to match (any of).
-    pub statuses: Option<Vec<String>>,
+    pub statuses: Option<Vec<MessageStatus>>,
     pub offset: u64,
     pub limit: u32,
-}
-
-#[async_trait::async_trait]
-pub trait ReceiptStore: Send + Sync {
-    /// Applies a partial webhook update and returns the stored setting.
-    async fn set_webhook(&self, update: WebhookUpdate, now: i64) -> Result<WebhookSetting>;
-    /// The space-level setting and the per-number settings of a space.
-    async fn webhooks(&self, space_id: &str) -> Result<Vec<WebhookSetting>>;
-    /// The account's callback signing secret, created (sealed) on first use.
-    async fn callback_secret(&self, account_id: i64, now: i64) -> Result<Secret>;
-    /// Routes up to `limit` events after the routing cursor to their endpoints' outboxes and
-    /// moves the cursor, in one transaction; returns how many events were looked at.
-    async fn route_events(&self, limit: u32, now: i64) -> Result<usize>;
-    /// Routes again every event created at or after `since_ms` (of one account or all); events
-    /// still pending are not doubled. Returns how many deliveries were enqueued.
-    async fn replay_events(&self, since_ms: i64, account_id: Option<i64>, now: i64) -> Result<u64>;
-    /// Leases up to `limit` enabled, due endpoints with pending records to `owner` until
-    /// `now + lease_ms`, each with up to `batch` of its oldest records.
-    async fn claim_endpoints(
-        &self,
-        owner: &str,
-        now: i64,
-        lease_ms: i64,
-        limit: u32,
-        batch: u32,
-    ) -> Result<Vec<ClaimedEndpoint>>;
-    /// Records an attempt's outcome if `owner` still holds the lease; returns the endpoint.
-    async fn settle_endpoint(
-        &self,
-        endpoint_id: i64,
-        owner: &str,
-        outcome: DeliveryOutcome,
-        now: i64,
-    ) -> Result<Option<Endpoint>>;
-    /// Endpoints (of one account or all) with their pending counts.
-    async fn list_endpoints(&self, account_id: Option<i64>) -> Result<Vec<Endpoint>>;
-    /// Enables the endpoints with this URL (of one account or all) and makes them due now;
-    /// returns how many were changed.
-    async fn enable_endpoints(&self, url: &str, account_id: Option<i64>, now: i64) -> Result<u64>;
-    /// A page of a space's messages, newest first.
-    async fn list_messages(&self, filter: MessageFilter) -> Result<Vec<MessageRow>>;
 }

@@ -1,5 +1,8 @@
 //! The rows the store hands out.
 
+use opencams_domain::message::FallBackRule;
+use opencams_domain::template::AuditStatus;
+use opencams_domain::{Direction, EventKind, FallbackState, MessageStatus, SendType};
 use serde::Serialize;
 
 use crate::Secret;
@@ -140,8 +143,7 @@ pub struct TemplateRow {
     pub template_type: String,
     pub components: String,
     pub example: String,
-    /// `auditing`, `pass`, `fail`, `unaudit`, `paused`, `disabled`.
-    pub audit_status: String,
+    pub audit_status: AuditStatus,
     pub reason: String,
     pub quality_score: String,
     pub message_send_ttl: Option<i64>,
@@ -180,7 +182,7 @@ pub struct TemplateFilter {
     pub name: Option<String>,
     pub code: Option<String>,
     pub language: Option<String>,
-    pub audit_status: Option<String>,
+    pub audit_status: Option<AuditStatus>,
     pub category: Option<String>,
     pub offset: u64,
     pub limit: u32,
@@ -192,8 +194,7 @@ pub struct TemplateFilter {
 pub struct EventRow {
     pub id: i64,
     pub account_id: i64,
-    /// `status`, `inbound`, `audit`, `fallback`.
-    pub kind: String,
+    pub kind: EventKind,
     pub message_id: Option<String>,
     pub payload: String,
     pub created_at: i64,
@@ -202,7 +203,7 @@ pub struct EventRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
     pub account_id: i64,
-    pub kind: String,
+    pub kind: EventKind,
     pub message_id: Option<String>,
     pub payload: String,
 }
@@ -213,12 +214,10 @@ pub struct MessageRow {
     pub id: String,
     pub account_id: i64,
     pub space_id: String,
-    /// `out` or `in`.
-    pub direction: String,
+    pub direction: Direction,
     pub sender: String,
     pub recipient: String,
-    /// `template` or `message`.
-    pub send_type: String,
+    pub send_type: SendType,
     pub message_type: String,
     pub template_code: Option<String>,
     pub template_name: Option<String>,
@@ -233,11 +232,10 @@ pub struct MessageRow {
     pub fallback_id: Option<String>,
     pub fallback_content: Option<String>,
     pub fallback_duration: Option<i64>,
-    pub fallback_rule: Option<String>,
+    pub fallback_rule: Option<FallBackRule>,
     pub group_id: Option<String>,
     pub context_id: Option<String>,
-    /// `accepted`, `sent`, `delivered`, `read`, `failed`, `expired`.
-    pub status: String,
+    pub status: MessageStatus,
     pub error_code: Option<String>,
     pub error_description: Option<String>,
     pub provider_id: Option<String>,
@@ -284,9 +282,9 @@ pub enum Settlement {
     Submitted { provider_id: String },
     /// Try again at `due_at` (a retryable failure).
     Retry { due_at: i64, error: String },
-    /// Permanently failed (`status` is `failed` or `expired`), with the event to append.
+    /// Permanently failed (`status` is `Failed` or `Expired`), with the event to append.
     Ended {
-        status: String,
+        status: MessageStatus,
         error_code: String,
         error_description: String,
         event: Option<NewEvent>,
@@ -296,15 +294,15 @@ pub enum Settlement {
 /// Builds the event of a status change from the updated message (kept in the store's
 /// transaction).
 pub type EventBuilder =
-    Box<dyn for<'a> Fn(&'a MessageStatus, &'a str) -> Option<NewEvent> + Send + 'static>;
+    Box<dyn for<'a> Fn(&'a MessageStatusRow, MessageStatus) -> Option<NewEvent> + Send + 'static>;
 
 /// A message as a provider status found and left it: the columns the status path reads and
 /// writes, not the whole row (a status changes none of the others).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MessageStatus {
+pub struct MessageStatusRow {
     pub id: String,
     pub account_id: i64,
-    pub status: String,
+    pub status: MessageStatus,
     pub error_code: Option<String>,
     pub error_description: Option<String>,
     pub provider_id: Option<String>,
@@ -318,21 +316,20 @@ pub struct StatusUpdate {
     /// Our MessageId when the provider echoes it (`biz_opaque_callback_data`): a status can
     /// arrive before the send's settlement recorded the provider id.
     pub message_id: Option<String>,
-    /// `sent`, `delivered`, `read`, `failed`.
-    pub status: String,
+    /// `Sent`, `Delivered`, `Read` or `Failed`.
+    pub status: MessageStatus,
     pub at: i64,
     pub error_code: Option<String>,
     pub error_description: Option<String>,
 }
 
-/// A message's SMS fallback: `armed` (fires when the message fails), `scheduled` (fires at
-/// `due_at` unless delivered), `cancelled`, `sent`, `delivered`, `failed`.
+/// A message's SMS fallback (see [`FallbackState`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FallbackRow {
     pub message_id: String,
     pub account_id: i64,
     pub policy_id: String,
-    pub state: String,
+    pub state: FallbackState,
     pub due_at: Option<i64>,
     pub attempts: i64,
     pub sms_ids: Vec<String>,
@@ -344,7 +341,7 @@ pub struct FallbackRow {
 /// How a claimed fallback ended (or when to try again).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FallbackOutcome {
-    pub state: String,
+    pub state: FallbackState,
     pub due_at: Option<i64>,
     pub sms_ids: Vec<String>,
     pub text: Option<String>,
@@ -354,3 +351,41 @@ pub struct FallbackOutcome {
 /// Builds the events of a change from the rows it touched (kept in the store's transaction).
 pub type EventsFor =
     Box<dyn for<'a> Fn(&'a FallbackRow, &'a MessageRow) -> Vec<NewEvent> + Send + 'static>;
+
+impl From<opencams_domain::send::NewOutbound> for MessageRow {
+    fn from(m: opencams_domain::send::NewOutbound) -> Self {
+        let (error_code, error_description) = m.error.unzip();
+        let fallback = m.fallback;
+        Self {
+            id: m.id,
+            account_id: m.account_id,
+            space_id: m.space_id,
+            direction: Direction::Out,
+            sender: m.sender,
+            recipient: m.recipient,
+            send_type: m.send_type,
+            message_type: m.message_type,
+            template_code: m.template_code,
+            template_name: m.template_name,
+            language: m.language,
+            body: m.body,
+            task_id: m.task_id,
+            tag: m.tag,
+            tracking_data: m.tracking_data,
+            label: m.label,
+            ttl_secs: m.ttl_secs,
+            fallback_id: fallback.as_ref().map(|f| f.id.clone()),
+            fallback_content: fallback.as_ref().and_then(|f| f.content.clone()),
+            fallback_duration: fallback.as_ref().and_then(|f| f.duration.map(i64::from)),
+            fallback_rule: fallback.as_ref().map(|f| f.rule),
+            group_id: m.group_id,
+            context_id: m.context_id,
+            status: m.status,
+            error_code,
+            error_description,
+            provider_id: None,
+            created_at: m.created_at,
+            updated_at: m.created_at,
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! are UTC: `StartTime`/`EndTime` in epoch ms, `StartTimeStr`/`EndTimeStr` as
 //! `YYYY-MM-DD HH:MM:SS`, `SendTime` in the same form. Every `Data` field is a string.
 
+use opencams_domain::{Direction, FallbackState, MessageStatus};
 use opencams_protocol::{CamsError, Code, Page};
 use opencams_store::{MessageFilter, MessageRow};
 use serde_json::{Map, Value, json};
@@ -11,17 +12,6 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::context::{Ctx, internal};
 use crate::receipts::business_number;
-
-/// Stored status → (MessageStatus, its name).
-const STATUSES: &[(&str, &str, &str)] = &[
-    ("accepted", "Accepted", "accepted, not yet sent"),
-    ("sent", "Sent", "sent"),
-    ("delivered", "Delivered", "delivered"),
-    ("read", "Read", "read"),
-    ("failed", "Failed", "failed"),
-    ("expired", "Expired", "expired (Ttl passed)"),
-    ("received", "Received", "received from the user"),
-];
 
 fn parse_time_str(ctx: &Ctx<'_>, name: &str) -> Result<Option<i64>, CamsError> {
     let Some(raw) = ctx.params.get(name) else {
@@ -52,28 +42,32 @@ fn format_time(ms: i64) -> (String, String) {
     (send, month)
 }
 
-/// The stored statuses `MessageStatus` and `ClientAcceptStatus` leave (intersected).
-fn status_filter(ctx: &Ctx<'_>) -> Result<Option<Vec<String>>, CamsError> {
-    let mut set: Option<Vec<&str>> = None;
+/// The statuses `MessageStatus` and `ClientAcceptStatus` leave (intersected).
+fn status_filter(ctx: &Ctx<'_>) -> Result<Option<Vec<MessageStatus>>, CamsError> {
+    let mut set: Option<Vec<MessageStatus>> = None;
     if let Some(s) = ctx.params.get("MessageStatus") {
-        let Some((stored, _, _)) = STATUSES
+        let Some(status) = MessageStatus::ALL
             .iter()
-            .find(|(stored, _, _)| stored.eq_ignore_ascii_case(s.trim()))
+            .find(|st| st.cams_name().eq_ignore_ascii_case(s.trim()))
         else {
             return Err(CamsError::invalid(
                 "MessageStatus",
                 format_args!(
                     "{s:?} is not a status; use one of {}",
-                    STATUSES.iter().map(|s| s.1).collect::<Vec<_>>().join(", ")
+                    MessageStatus::ALL
+                        .iter()
+                        .map(|s| s.cams_name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         };
-        set = Some(vec![stored]);
+        set = Some(vec![*status]);
     }
     if let Some(s) = ctx.params.get("ClientAcceptStatus") {
-        let accepted: Vec<&str> = match s.trim().to_ascii_lowercase().as_str() {
-            "accepted" | "y" => vec!["delivered", "read"],
-            "notaccepted" | "unaccepted" | "n" => vec!["accepted", "sent", "failed", "expired"],
+        let reached = match s.trim().to_ascii_lowercase().as_str() {
+            "accepted" | "y" => true,
+            "notaccepted" | "unaccepted" | "n" => false,
             _ => {
                 return Err(CamsError::invalid(
                     "ClientAcceptStatus",
@@ -81,12 +75,17 @@ fn status_filter(ctx: &Ctx<'_>) -> Result<Option<Vec<String>>, CamsError> {
                 ));
             }
         };
+        // outbound statuses only: an inbound message is neither
+        let accepted = MessageStatus::ALL
+            .iter()
+            .copied()
+            .filter(|st| *st != MessageStatus::Received && st.reached_user() == reached);
         set = Some(match set {
-            None => accepted,
-            Some(prev) => prev.into_iter().filter(|s| accepted.contains(s)).collect(),
+            None => accepted.collect(),
+            Some(prev) => accepted.filter(|s| prev.contains(s)).collect(),
         });
     }
-    Ok(set.map(|s| s.into_iter().map(String::from).collect()))
+    Ok(set)
 }
 
 /// The content as CAMS shows it: the text or the JSON of what was sent / received.
@@ -108,7 +107,7 @@ fn content(m: &MessageRow) -> String {
 
 /// `<code>:<description>`, as ChatAppStatus's ErrorDescription reads.
 fn fail_reason(m: &MessageRow) -> String {
-    if m.status != "failed" && m.status != "expired" {
+    if !m.status.undeliverable() {
         return String::new();
     }
     let desc = m.error_description.as_deref().unwrap_or("");
@@ -119,18 +118,14 @@ fn fail_reason(m: &MessageRow) -> String {
 }
 
 fn data(m: &MessageRow, fb: Option<&opencams_store::FallbackRow>) -> Value {
-    let up = m.direction == "in";
-    let (status, status_name) = STATUSES
-        .iter()
-        .find(|(stored, _, _)| *stored == m.status)
-        .map_or((m.status.clone(), m.status.clone()), |(_, s, n)| {
-            (s.to_string(), n.to_string())
-        });
-    let accepted = matches!(m.status.as_str(), "delivered" | "read");
-    let read = m.status == "read";
+    let up = m.direction == Direction::In;
+    let (status, status_name) = (m.status.cams_name(), m.status.description());
+    let accepted = m.status.reached_user();
+    let read = m.status == MessageStatus::Read;
     let (send_time, month) = format_time(m.created_at);
     // Y once the SMS went out (the fallback row says so); its text is what was sent
-    let fallback = fb.is_some_and(|f| matches!(f.state.as_str(), "sent" | "delivered"));
+    let fallback =
+        fb.is_some_and(|f| matches!(f.state, FallbackState::Sent | FallbackState::Delivered));
     json!({
         "MessageId": m.id,
         "UniqueMessageId": m.provider_id.clone().unwrap_or_default(),
@@ -138,7 +133,7 @@ fn data(m: &MessageRow, fb: Option<&opencams_store::FallbackRow>) -> Value {
         "ChannelType": "whatsapp",
         "BusinessNumber": m.sender,
         "UserNumber": m.recipient,
-        "EventAction": if up { "UP" } else { "DOWN" },
+        "EventAction": m.direction.cams_name(),
         "EventActionName": if up { "Inbound (user to business)" } else { "Outbound (business to user)" },
         "Type": m.send_type,
         "MessageType": m.message_type,
@@ -178,14 +173,18 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
     let end_str = parse_time_str(ctx, "EndTimeStr")?.map(|t| t + 999);
     let direction = match p.get("EventAction").map(str::trim) {
         None => None,
-        Some(a) if a.eq_ignore_ascii_case("DOWN") => Some("out".to_string()),
-        Some(a) if a.eq_ignore_ascii_case("UP") => Some("in".to_string()),
-        Some(a) => {
-            return Err(CamsError::invalid(
-                "EventAction",
-                format_args!("{a:?} is not valid; use DOWN (outbound) or UP (inbound)"),
-            ));
-        }
+        Some(a) => match Direction::ALL
+            .iter()
+            .find(|d| d.cams_name().eq_ignore_ascii_case(a))
+        {
+            Some(d) => Some(*d),
+            None => {
+                return Err(CamsError::invalid(
+                    "EventAction",
+                    format_args!("{a:?} is not valid; use DOWN (outbound) or UP (inbound)"),
+                ));
+            }
+        },
     };
     let statuses = status_filter(ctx)?;
     let space = ctx.space().await?;

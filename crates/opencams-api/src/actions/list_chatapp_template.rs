@@ -20,10 +20,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
             .get("Language")
             .map(template::parse_language)
             .transpose()?,
-        audit_status: p
-            .get("AuditStatus")
-            .map(|s| AuditStatus::parse(s).map(|a| a.as_str().to_string()))
-            .transpose()?,
+        audit_status: p.get("AuditStatus").map(AuditStatus::parse).transpose()?,
         category: p
             .get("Category")
             .map(|c| Category::parse(c).map(|c| c.as_str().to_string()))

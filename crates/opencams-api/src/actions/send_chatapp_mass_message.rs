@@ -2,13 +2,17 @@
 //! The whole batch is validated before any of it is stored (errors name the index) and stored in
 //! one transaction; each recipient becomes its own message linked by the GroupMessageId.
 
+use opencams_domain::SendType;
 use opencams_domain::message::{parse_channel_type, parse_sender_list};
+use opencams_domain::send::{Outbound, new_outbound};
 use opencams_domain::template;
 use opencams_protocol::{CamsError, Code};
+use opencams_store::MessageRow;
+use opencams_store::events::accepted_events;
 use serde_json::{Map, Value};
 
 use crate::context::{Ctx, internal};
-use crate::send::{accepted_events, envelope, outbound_row, resolve_template, template_body};
+use crate::send::{envelope, resolve_template, template_body, template_names};
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
     let p = ctx.params;
@@ -26,7 +30,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
     // a missing or unapproved template fails every recipient alike
     let resolved = match resolve_template(ctx, &env.space, language).await {
         Ok(t) => Ok(t),
-        Err(e) => Err(env.keep_as_failed(e)?),
+        Err(e) => Err(env.send.keep_as_failed(e)?),
     };
     let now = ctx.now_ms();
     let group_id = ctx.state.ids.next(now);
@@ -49,24 +53,27 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
         };
         let failed = match verdict {
             Ok(()) => None,
-            Err(e) => Some(env.keep_as_failed(e)?),
+            Err(e) => Some(env.send.keep_as_failed(e)?),
         };
         let template_row = resolved.as_ref().ok().map(|t| &t.row);
-        let row = outbound_row(
-            ctx.state.ids.next(now),
-            ctx,
-            &env,
-            r.to.as_str(),
-            "template",
-            "template",
-            template_row,
-            Some(language),
-            body,
-            Some(&group_id),
-            None,
-            failed.as_ref(),
-            now,
-        );
+        let (template_code, template_name) = template_names(ctx, template_row);
+        let row = MessageRow::from(new_outbound(
+            &env.send,
+            Outbound {
+                id: ctx.state.ids.next(now),
+                to: r.to.as_str(),
+                send_type: SendType::Template,
+                message_type: "template",
+                template_code,
+                template_name,
+                language: Some(language),
+                body,
+                group_id: Some(&group_id),
+                failed: failed.as_ref(),
+                now,
+                ..Default::default()
+            },
+        ));
         events.extend(accepted_events(&row));
         rows.push(row);
     }

@@ -7,14 +7,16 @@ use opencams_domain::message::{
     parse_payload, parse_product_action, parse_recipient_type, parse_send_type,
     parse_template_params,
 };
+use opencams_domain::send::{Outbound, new_outbound};
 use opencams_domain::template;
 use opencams_protocol::CamsError;
+use opencams_store::MessageRow;
+use opencams_store::events::accepted_events;
 use serde_json::{Map, Value};
 
 use crate::context::{Ctx, internal};
 use crate::send::{
-    accepted_events, check_window, envelope, message_body, outbound_row, resolve_template,
-    template_body,
+    check_window, envelope, message_body, resolve_template, template_body, template_names,
 };
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
@@ -55,10 +57,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
     let id = ctx.state.ids.next(now);
 
     // 3. type-specific checks; 4. the window
-    let row = match send_type {
+    let outbound = match send_type {
         SendType::Template => {
             let language = match p.get("Language") {
-                Some(l) => l.to_string(),
+                Some(l) => l,
                 None => {
                     return Err(CamsError::new(
                         opencams_protocol::Code::LanguageNotEmpty,
@@ -67,71 +69,59 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
                 }
             };
             let checked = async {
-                let t = resolve_template(ctx, &env.space, &language).await?;
+                let t = resolve_template(ctx, &env.space, language).await?;
                 template::check_send_params(&t.components, &params, &payload)?;
                 Ok::<_, CamsError>(t)
             }
             .await;
             let body = template_body(&params, &payload, product.as_ref(), flow.as_ref());
-            match checked {
-                Ok(t) => outbound_row(
+            let (found, failed) = match checked {
+                Ok(t) => (Some(t), None),
+                Err(e) => (None, Some(env.send.keep_as_failed(e)?)),
+            };
+            let (template_code, template_name) =
+                template_names(ctx, found.as_ref().map(|t| &t.row));
+            new_outbound(
+                &env.send,
+                Outbound {
                     id,
-                    ctx,
-                    &env,
-                    to.as_str(),
-                    "template",
-                    "template",
-                    Some(&t.row),
-                    Some(&language),
+                    to: to.as_str(),
+                    send_type: SendType::Template,
+                    message_type: "template",
+                    template_code,
+                    template_name,
+                    language: Some(language),
                     body,
-                    None,
-                    None,
-                    None,
+                    failed: failed.as_ref(),
                     now,
-                ),
-                Err(e) => {
-                    let e = env.keep_as_failed(e)?;
-                    outbound_row(
-                        id,
-                        ctx,
-                        &env,
-                        to.as_str(),
-                        "template",
-                        "template",
-                        None,
-                        Some(&language),
-                        body,
-                        None,
-                        None,
-                        Some(&e),
-                        now,
-                    )
-                }
-            }
+                    ..Default::default()
+                },
+            )
         }
         SendType::Message => {
             // MessageType and Content are verified strictly even under sentFailed
             let message_type = parse_message_type(p.get("MessageType"))?;
             let content = parse_content(message_type, p.get("Content"))?;
             check_window(ctx, &env.from.phone, to.as_str()).await?;
-            let ctx_id = p.get("ContextMessageId");
-            outbound_row(
-                id,
-                ctx,
-                &env,
-                to.as_str(),
-                "message",
-                message_type.as_str(),
-                None,
-                None,
-                message_body(&content),
-                None,
-                ctx_id,
-                None,
-                now,
+            let (template_code, template_name) = template_names(ctx, None);
+            new_outbound(
+                &env.send,
+                Outbound {
+                    id,
+                    to: to.as_str(),
+                    send_type: SendType::Message,
+                    message_type: message_type.as_str(),
+                    template_code,
+                    template_name,
+                    body: message_body(&content),
+                    context_id: p.get("ContextMessageId"),
+                    now,
+                    ..Default::default()
+                },
             )
         }
     };
+    let row = MessageRow::from(outbound);
     let events = accepted_events(&row);
     let message_id = row.id.clone();
     ctx.state

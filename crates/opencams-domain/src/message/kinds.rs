@@ -23,20 +23,7 @@ pub fn parse_channel_type(raw: &str) -> Result<ChannelType, CamsError> {
     Err(CamsError::new(Code::ChannelTypeNotSupport, why))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendType {
-    Template,
-    Message,
-}
-
-impl SendType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Template => "template",
-            Self::Message => "message",
-        }
-    }
-}
+pub use crate::lifecycle::SendType;
 
 pub fn parse_send_type(raw: &str) -> Result<SendType, CamsError> {
     match raw.trim().to_ascii_lowercase().as_str() {
@@ -133,6 +120,20 @@ impl FallBackRule {
             Self::Undelivered => "undelivered",
             Self::SentFailed => "sentFailed",
         }
+    }
+
+    /// The rule as [`FallBackRule::as_str`] stored it; `None` for anything else.
+    #[must_use]
+    pub fn from_stored(text: &str) -> Option<Self> {
+        [Self::Undelivered, Self::SentFailed]
+            .into_iter()
+            .find(|r| r.as_str() == text)
+    }
+}
+
+impl serde::Serialize for FallBackRule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -72,6 +72,20 @@ impl AuditStatus {
         }
     }
 
+    /// The status as [`AuditStatus::as_str`] stored it (exactly); `None` for anything else.
+    pub fn from_stored(text: &str) -> Option<Self> {
+        [
+            Self::Auditing,
+            Self::Pass,
+            Self::Fail,
+            Self::Unaudit,
+            Self::Paused,
+            Self::Disabled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Auditing => "auditing",
@@ -81,6 +95,18 @@ impl AuditStatus {
             Self::Paused => "paused",
             Self::Disabled => "disabled",
         }
+    }
+}
+
+impl std::fmt::Display for AuditStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for AuditStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

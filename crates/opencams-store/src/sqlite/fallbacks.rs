@@ -4,6 +4,10 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use opencams_domain::{Direction, FallbackState};
+
+use super::{SqliteStore, enum_col};
+
 use crate::*;
 
 const COLS: &str =
@@ -15,7 +19,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<FallbackRow> {
         message_id: r.get(0)?,
         account_id: r.get(1)?,
         policy_id: r.get(2)?,
-        state: r.get(3)?,
+        state: enum_col(r, 3, FallbackState::parse)?,
         due_at: r.get(4)?,
         attempts: r.get(5)?,
         sms_ids: ids
@@ -38,18 +42,18 @@ pub(super) fn create_for(c: &Connection, m: &MessageRow) -> Result<()> {
     let Some(policy) = &m.fallback_id else {
         return Ok(());
     };
-    if m.direction != "out" {
+    if m.direction != Direction::Out {
         return Ok(());
     }
     let (state, due_at) = match m.fallback_duration {
-        Some(secs) => ("scheduled", Some(m.created_at + secs * 1000)),
-        None => ("armed", None),
+        Some(secs) => (FallbackState::Scheduled, Some(m.created_at + secs * 1000)),
+        None => (FallbackState::Armed, None),
     };
     c.prepare_cached(
         "INSERT INTO fallbacks (message_id, account_id, policy_id, state, due_at, created_at, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
     )?
-    .execute(params![m.id, m.account_id, policy, state, due_at, m.created_at])?;
+    .execute(params![m.id, m.account_id, policy, state.as_str(), due_at, m.created_at])?;
     Ok(())
 }
 
@@ -102,7 +106,7 @@ pub(super) fn settle(
              attempts = attempts + 1, lease_owner = NULL, lease_until = NULL, updated_at = ?6 \
              WHERE message_id = ?7 AND lease_owner = ?8",
         )?
-        .execute(params![o.state, o.due_at, o.sms_ids.join(","), o.text, o.error, now, id, owner])?;
+        .execute(params![o.state.as_str(), o.due_at, o.sms_ids.join(","), o.text, o.error, now, id, owner])?;
     if n == 0 {
         return Ok(false);
     }
@@ -113,7 +117,7 @@ pub(super) fn settle(
         ins.execute(params![s, id])?;
     }
     for e in events {
-        super::templates::insert_event(c, e, now)?;
+        super::events::insert_event(c, e, now)?;
     }
     Ok(true)
 }
@@ -132,10 +136,14 @@ pub(super) fn report(
     else {
         return Ok(None);
     };
-    let state = if delivered { "delivered" } else { "failed" };
+    let state = if delivered {
+        FallbackState::Delivered
+    } else {
+        FallbackState::Failed
+    };
     let n = c
         .prepare_cached("UPDATE fallbacks SET state = ?1, updated_at = ?2 WHERE message_id = ?3 AND state = 'sent'")?
-        .execute(params![state, now, id])?;
+        .execute(params![state.as_str(), now, id])?;
     if n == 0 {
         return Ok(None);
     }
@@ -148,7 +156,7 @@ pub(super) fn report(
         return Ok(None);
     };
     for e in events(&f, &m) {
-        super::templates::insert_event(c, &e, now)?;
+        super::events::insert_event(c, &e, now)?;
     }
     Ok(Some((f, m)))
 }
@@ -159,4 +167,160 @@ pub(super) fn get(c: &Connection, id: &str) -> Result<Option<FallbackRow>> {
     ))?
     .query_row([id], row)
     .optional()?)
+}
+
+// policies: ids are numbered per account (`S_000001`, …) and never reused
+
+fn aad(account_id: i64, id: &str) -> String {
+    format!("policy:{account_id}:{id}")
+}
+
+fn create_policy(c: &Connection, cipher: &Cipher, p: &NewPolicy, now: i64) -> Result<Policy> {
+    let n: i64 = c.query_row(
+        "SELECT COUNT(*) FROM policies WHERE account_id = ?1",
+        [p.account_id],
+        |r| r.get(0),
+    )?;
+    let id = format!("S_{:06}", n + 1);
+    let sealed = cipher.seal(&aad(p.account_id, &id), p.connection.expose())?;
+    c.execute(
+        "INSERT INTO policies (id, account_id, name, channel, sender_id, connection_sealed, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![id, p.account_id, p.name, p.channel, p.sender_id, sealed, now],
+    )?;
+    Ok(Policy {
+        id,
+        account_id: p.account_id,
+        name: p.name.clone(),
+        channel: p.channel.clone(),
+        sender_id: p.sender_id.clone(),
+        connection: p.connection.clone(),
+        created_at: now,
+    })
+}
+
+fn select_policies(
+    c: &Connection,
+    cipher: &Cipher,
+    account_id: i64,
+    id: Option<&str>,
+) -> Result<Vec<Policy>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id, name, channel, sender_id, connection_sealed, created_at FROM policies \
+         WHERE account_id = ?1 AND (?2 IS NULL OR id = ?2) AND deleted_at IS NULL ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![account_id, id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get::<_, Vec<u8>>(4)?,
+            r.get(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, name, channel, sender_id, sealed, created_at) = row?;
+        let connection = cipher.open(&aad(account_id, &id), &sealed)?;
+        out.push(Policy {
+            id,
+            account_id,
+            name,
+            channel,
+            sender_id,
+            connection,
+            created_at,
+        });
+    }
+    Ok(out)
+}
+
+fn delete_policy(c: &Connection, account_id: i64, id: &str, now: i64) -> Result<()> {
+    let waiting: i64 = c.query_row(
+        "SELECT COUNT(*) FROM fallbacks WHERE account_id = ?1 AND policy_id = ?2 \
+         AND state IN ('armed', 'scheduled', 'sending')",
+        params![account_id, id],
+        |r| r.get(0),
+    )?;
+    if waiting > 0 {
+        return Err(StoreError::Conflict(format!(
+            "policy {id} is still named by {waiting} message(s) that may fall back; delete it once they are settled"
+        )));
+    }
+    let n = c.execute(
+        "UPDATE policies SET deleted_at = ?1 WHERE account_id = ?2 AND id = ?3 AND deleted_at IS NULL",
+        params![now, account_id, id],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("policy {id}")));
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl FallbackStore for SqliteStore {
+    async fn create_policy(&self, p: NewPolicy, now: i64) -> Result<Policy> {
+        self.write(move |c, cipher| create_policy(c, cipher, &p, now))
+            .await
+    }
+
+    async fn policy(&self, account_id: i64, id: &str) -> Result<Option<Policy>> {
+        let id = id.to_string();
+        self.read(move |c, cipher| Ok(select_policies(c, cipher, account_id, Some(&id))?.pop()))
+            .await
+    }
+
+    async fn list_policies(&self, account_id: i64) -> Result<Vec<Policy>> {
+        self.read(move |c, cipher| select_policies(c, cipher, account_id, None))
+            .await
+    }
+
+    async fn delete_policy(&self, account_id: i64, id: &str, now: i64) -> Result<()> {
+        let id = id.to_string();
+        self.write(move |c, _| delete_policy(c, account_id, &id, now))
+            .await
+    }
+
+    async fn claim_fallbacks(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(FallbackRow, MessageRow)>> {
+        let owner = owner.to_string();
+        self.write(move |c, _| claim(c, &owner, now, lease_ms, limit))
+            .await
+    }
+
+    async fn settle_fallback(
+        &self,
+        message_id: &str,
+        owner: &str,
+        outcome: FallbackOutcome,
+        events: Vec<NewEvent>,
+        now: i64,
+    ) -> Result<bool> {
+        let (id, owner) = (message_id.to_string(), owner.to_string());
+        self.write(move |c, _| settle(c, &id, &owner, &outcome, &events, now))
+            .await
+    }
+
+    async fn fallback_report(
+        &self,
+        sms_id: &str,
+        delivered: bool,
+        events: EventsFor,
+        now: i64,
+    ) -> Result<Option<(FallbackRow, MessageRow)>> {
+        let sms_id = sms_id.to_string();
+        self.write(move |c, _| report(c, &sms_id, delivered, &events, now))
+            .await
+    }
+
+    async fn fallback(&self, message_id: &str) -> Result<Option<FallbackRow>> {
+        let id = message_id.to_string();
+        self.read(move |c, _| get(c, &id)).await
+    }
 }

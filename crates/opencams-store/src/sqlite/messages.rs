@@ -2,6 +2,11 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use opencams_domain::message::FallBackRule;
+use opencams_domain::{Direction, MessageStatus, SendType};
+
+use super::{SqliteStore, enum_col, opt_enum_col};
+
 use crate::*;
 
 const COLS: &str = "id, account_id, space_id, direction, sender, recipient, send_type, message_type, template_code, \
@@ -14,10 +19,10 @@ fn row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
         id: r.get(0)?,
         account_id: r.get(1)?,
         space_id: r.get(2)?,
-        direction: r.get(3)?,
+        direction: enum_col(r, 3, Direction::parse)?,
         sender: r.get(4)?,
         recipient: r.get(5)?,
-        send_type: r.get(6)?,
+        send_type: enum_col(r, 6, SendType::parse)?,
         message_type: r.get(7)?,
         template_code: r.get(8)?,
         template_name: r.get(9)?,
@@ -31,10 +36,10 @@ fn row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
         fallback_id: r.get(17)?,
         fallback_content: r.get(18)?,
         fallback_duration: r.get(19)?,
-        fallback_rule: r.get(20)?,
+        fallback_rule: opt_enum_col(r, 20, FallBackRule::from_stored)?,
         group_id: r.get(21)?,
         context_id: r.get(22)?,
-        status: r.get(23)?,
+        status: enum_col(r, 23, MessageStatus::parse)?,
         error_code: r.get(24)?,
         error_description: r.get(25)?,
         provider_id: r.get(26)?,
@@ -58,10 +63,10 @@ pub(super) fn insert_all(
             m.id,
             m.account_id,
             m.space_id,
-            m.direction,
+            m.direction.as_str(),
             m.sender,
             m.recipient,
-            m.send_type,
+            m.send_type.as_str(),
             m.message_type,
             m.template_code,
             m.template_name,
@@ -75,23 +80,23 @@ pub(super) fn insert_all(
             m.fallback_id,
             m.fallback_content,
             m.fallback_duration,
-            m.fallback_rule,
+            m.fallback_rule.map(FallBackRule::as_str),
             m.group_id,
             m.context_id,
-            m.status,
+            m.status.as_str(),
             m.error_code,
             m.error_description,
             m.provider_id,
             m.created_at,
             m.updated_at
         ])?;
-        if m.direction == "out" && m.status == "accepted" {
+        if m.direction == Direction::Out && m.status == MessageStatus::Accepted {
             enqueue.execute(params![m.id, m.created_at])?;
         }
         super::fallbacks::create_for(c, m)?;
     }
     for e in events {
-        super::templates::insert_event(c, e, messages.first().map_or(0, |m| m.created_at))?;
+        super::events::insert_event(c, e, messages.first().map_or(0, |m| m.created_at))?;
     }
     Ok(())
 }
@@ -126,43 +131,6 @@ pub(super) fn last_inbound(c: &Connection, sender: &str, user: &str) -> Result<O
             .query_row([sender, user], |r| r.get(0))
             .optional()?,
     )
-}
-
-pub(super) fn events_after(c: &Connection, after: i64, limit: u32) -> Result<Vec<EventRow>> {
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT e.id, e.account_id, e.kind, e.message_id, e.payload, e.created_at, {} \
-         FROM events e LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'status' \
-         WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
-        crate::status::MESSAGE_COLS
-    ))?;
-    collect_events(stmt.query(params![after, limit])?)
-}
-
-pub(super) fn message_events(c: &Connection, message_id: &str) -> Result<Vec<EventRow>> {
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT e.id, e.account_id, e.kind, e.message_id, e.payload, e.created_at, {} \
-         FROM events e LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'status' \
-         WHERE e.message_id = ?1 ORDER BY e.id",
-        crate::status::MESSAGE_COLS
-    ))?;
-    collect_events(stmt.query([message_id])?)
-}
-
-/// Events with their message's columns after theirs; status payloads come out completed.
-fn collect_events(rows: rusqlite::Rows<'_>) -> Result<Vec<EventRow>> {
-    let rows = rows.mapped(|r| {
-        let kind: String = r.get(2)?;
-        let message = crate::status::message_cols(r, 6)?;
-        Ok(EventRow {
-            id: r.get(0)?,
-            account_id: r.get(1)?,
-            message_id: r.get(3)?,
-            payload: crate::status::complete(&kind, r.get(4)?, message.as_ref()),
-            created_at: r.get(5)?,
-            kind,
-        })
-    });
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 pub(super) fn claim(
@@ -239,35 +207,24 @@ pub(super) fn settle(
             c.prepare_cached(
                 "UPDATE messages SET status = ?1, error_code = ?2, error_description = ?3, updated_at = ?4 WHERE id = ?5",
             )?
-            .execute(params![status, error_code, error_description, now, id])?;
+            .execute(params![status.as_str(), error_code, error_description, now, id])?;
             if let Some(e) = event {
-                super::templates::insert_event(c, e, now)?;
+                super::events::insert_event(c, e, now)?;
             }
         }
     }
     Ok(true)
 }
 
-/// Rank of a status in the monotonic order; `failed` is handled apart.
-fn rank(status: &str) -> i32 {
-    match status {
-        "accepted" => 0,
-        "sent" => 1,
-        "delivered" => 2,
-        "read" => 3,
-        _ => -1,
-    }
-}
-
 /// The columns a status reads and writes, in [`status_row`]'s order.
 const STATUS_COLS: &str =
     "id, account_id, status, error_code, error_description, provider_id, updated_at";
 
-fn status_row(r: &Row<'_>) -> rusqlite::Result<MessageStatus> {
-    Ok(MessageStatus {
+fn status_row(r: &Row<'_>) -> rusqlite::Result<MessageStatusRow> {
+    Ok(MessageStatusRow {
         id: r.get(0)?,
         account_id: r.get(1)?,
-        status: r.get(2)?,
+        status: enum_col(r, 2, MessageStatus::parse)?,
         error_code: r.get(3)?,
         error_description: r.get(4)?,
         provider_id: r.get(5)?,
@@ -275,21 +232,25 @@ fn status_row(r: &Row<'_>) -> rusqlite::Result<MessageStatus> {
     })
 }
 
-/// [`rank`] in SQL, of the row's `status`.
-const RANK_SQL: &str = "CASE status WHEN 'accepted' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 \
-     WHEN 'read' THEN 3 ELSE -1 END";
-
-/// Finds, checks and updates in one statement. Failed ends a message that has not been
-/// delivered (a late failed after delivery is ignored); a later delivered/read wins even over
-/// failed (whose rank is below every other); a late sent never moves a message back. Built once:
-/// it runs twice per delivered message.
+/// Finds, checks and updates in one statement, in the order of
+/// [`MessageStatus::may_become`]: failed ends a message that has not been delivered (a late
+/// failed after delivery is ignored); a later delivered/read wins even over failed (whose rank is
+/// below every other); a late sent never moves a message back. The order comes from the domain's
+/// [`MessageStatus::rank_sql`]. Built once: it runs twice per delivered message.
 static CHANGE_STATUS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let rank = MessageStatus::rank_sql("status");
+    let failable: Vec<MessageStatus> = MessageStatus::ALL
+        .iter()
+        .copied()
+        .filter(|s| s.may_become(MessageStatus::Failed))
+        .collect();
+    let failable = MessageStatus::sql_list(&failable);
     format!(
         "UPDATE messages SET status = ?2, \
            error_code = CASE WHEN ?6 THEN ?3 ELSE error_code END, \
            error_description = CASE WHEN ?6 THEN ?4 ELSE error_description END, \
            updated_at = max(updated_at, ?5) \
-         WHERE provider_id = ?1 AND CASE WHEN ?6 THEN {RANK_SQL} IN (0, 1) ELSE {RANK_SQL} < ?7 END \
+         WHERE provider_id = ?1 AND CASE WHEN ?6 THEN status IN {failable} ELSE {rank} < ?7 END \
          RETURNING {STATUS_COLS}"
     )
 });
@@ -297,9 +258,9 @@ static CHANGE_STATUS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new
 /// Changes the status of the message with `u`'s provider id when the monotonic order allows it
 /// (one statement finds, checks and updates it); `None` when there is no such message or the
 /// status does not change it.
-fn change_status(c: &Connection, u: &StatusUpdate) -> Result<Option<MessageStatus>> {
-    let failed = u.status == "failed";
-    let new_rank = rank(&u.status);
+fn change_status(c: &Connection, u: &StatusUpdate) -> Result<Option<MessageStatusRow>> {
+    let failed = u.status == MessageStatus::Failed;
+    let new_rank = u.status.rank();
     if !failed && new_rank <= 0 {
         return Ok(None);
     }
@@ -307,7 +268,7 @@ fn change_status(c: &Connection, u: &StatusUpdate) -> Result<Option<MessageStatu
         .query_row(
             params![
                 u.provider_id,
-                u.status,
+                u.status.as_str(),
                 u.error_code,
                 u.error_description,
                 u.at,
@@ -323,12 +284,12 @@ pub(super) fn apply_status(
     c: &Connection,
     u: &StatusUpdate,
     event: &EventBuilder,
-) -> Result<Option<(MessageStatus, bool)>> {
+) -> Result<Option<(MessageStatusRow, bool)>> {
     // the second round only after recording the provider id of a message found by our id
     for round in 0..2 {
         if let Some(m) = change_status(c, u)? {
-            if let Some(e) = event(&m, &u.status) {
-                super::templates::insert_event(c, &e, u.at)?;
+            if let Some(e) = event(&m, u.status) {
+                super::events::insert_event(c, &e, u.at)?;
             }
             return Ok(Some((m, true)));
         }
@@ -378,7 +339,137 @@ pub(super) fn record_inbound(
     insert_all(c, std::slice::from_ref(m), &[])?;
     record_window(c, &m.sender, &m.recipient, m.created_at)?;
     if let Some(e) = event {
-        super::templates::insert_event(c, e, m.created_at)?;
+        super::events::insert_event(c, e, m.created_at)?;
     }
     Ok(true)
+}
+
+fn list_messages(c: &Connection, f: &MessageFilter) -> Result<Vec<MessageRow>> {
+    let statuses = f
+        .statuses
+        .as_ref()
+        .map(|s| serde_json::Value::from_iter(s.iter().map(|s| s.as_str())).to_string());
+    let ids: Vec<String> = c
+        .prepare_cached(
+            "SELECT id FROM messages WHERE space_id = ?1 AND (?2 IS NULL OR sender = ?2) \
+             AND (?3 IS NULL OR recipient = ?3) AND (?4 IS NULL OR direction = ?4) \
+             AND (?5 IS NULL OR created_at >= ?5) AND (?6 IS NULL OR created_at <= ?6) \
+             AND (?7 IS NULL OR template_code = ?7) AND (?8 IS NULL OR group_id = ?8) \
+             AND (?9 IS NULL OR status IN (SELECT value FROM json_each(?9))) \
+             ORDER BY created_at DESC, id DESC LIMIT ?10 OFFSET ?11",
+        )?
+        .query_map(
+            params![
+                f.space_id,
+                f.sender,
+                f.recipient,
+                f.direction.map(Direction::as_str),
+                f.from_ms,
+                f.to_ms,
+                f.template_code,
+                f.group_id,
+                statuses,
+                f.limit,
+                f.offset as i64
+            ],
+            |r| r.get(0),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(m) = super::messages::get(c, &id)? {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+#[async_trait::async_trait]
+impl MessageStore for SqliteStore {
+    async fn insert_messages(
+        &self,
+        messages: Vec<MessageRow>,
+        events: Vec<NewEvent>,
+    ) -> Result<()> {
+        self.write(move |c, _| insert_all(c, &messages, &events))
+            .await
+    }
+
+    async fn message(&self, id: &str) -> Result<Option<MessageRow>> {
+        let id = id.to_string();
+        self.read(move |c, _| get(c, &id)).await
+    }
+
+    async fn count_messages(&self) -> Result<u64> {
+        self.read(|c, _| {
+            Ok(c.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+        .await
+    }
+
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Claimed>> {
+        let owner = owner.to_string();
+        self.write(move |c, _| claim(c, &owner, now, lease_ms, limit))
+            .await
+    }
+
+    async fn settle(&self, id: &str, owner: &str, outcome: Settlement, now: i64) -> Result<bool> {
+        let (id, owner) = (id.to_string(), owner.to_string());
+        self.write(move |c, _| settle(c, &id, &owner, &outcome, now))
+            .await
+    }
+
+    async fn apply_status(
+        &self,
+        update: StatusUpdate,
+        event: EventBuilder,
+    ) -> Result<Option<(MessageStatusRow, bool)>> {
+        self.write(move |c, _| apply_status(c, &update, &event))
+            .await
+    }
+
+    async fn apply_statuses(
+        &self,
+        updates: Vec<(StatusUpdate, EventBuilder)>,
+    ) -> Result<Vec<Option<(MessageStatusRow, bool)>>> {
+        self.write(move |c, _| {
+            updates
+                .iter()
+                .map(|(u, event)| apply_status(c, u, event))
+                .collect()
+        })
+        .await
+    }
+
+    async fn record_inbound(&self, message: MessageRow, event: Option<NewEvent>) -> Result<bool> {
+        self.write(move |c, _| record_inbound(c, &message, event.as_ref()))
+            .await
+    }
+
+    async fn queue_len(&self) -> Result<u64> {
+        self.read(|c, _| {
+            Ok(c.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+        .await
+    }
+
+    async fn record_inbound_window(&self, sender: &str, user: &str, at: i64) -> Result<()> {
+        let (s, u) = (sender.to_string(), user.to_string());
+        self.write(move |c, _| record_window(c, &s, &u, at)).await
+    }
+
+    async fn last_inbound(&self, sender: &str, user: &str) -> Result<Option<i64>> {
+        let (s, u) = (sender.to_string(), user.to_string());
+        self.read(move |c, _| last_inbound(c, &s, &u)).await
+    }
+
+    async fn list_messages(&self, filter: MessageFilter) -> Result<Vec<MessageRow>> {
+        self.read(move |c, _| list_messages(c, &filter)).await
+    }
 }

@@ -2,10 +2,11 @@
 //! one group-commit writer thread and a small pool of reader connections.
 
 mod accounts;
+mod events;
 mod fallbacks;
 mod messages;
-mod policies;
-mod receipts;
+mod nonces;
+mod numbers;
 mod schema;
 mod templates;
 mod writer;
@@ -15,7 +16,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{Cipher, Result, StoreError};
+use crate::{Cipher, Result, Store, StoreError};
 use writer::Writer;
 
 /// Reader connections kept open. Reads wait for one rather than opening a throwaway connection:
@@ -36,6 +37,48 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
     )
+}
+
+/// Reads a text column holding a domain vocabulary (stored as its `as_str`) back into its value;
+/// a text the domain does not know is a conversion error, not a silent default.
+pub(crate) fn enum_col<T>(
+    r: &rusqlite::Row<'_>,
+    idx: usize,
+    parse: impl Fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text = r.get_ref(idx)?.as_str()?;
+    parse(text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("unknown stored value {text:?}").into(),
+        )
+    })
+}
+
+/// [`enum_col`] of a nullable column.
+pub(crate) fn opt_enum_col<T>(
+    r: &rusqlite::Row<'_>,
+    idx: usize,
+    parse: impl Fn(&str) -> Option<T>,
+) -> rusqlite::Result<Option<T>> {
+    match r.get_ref(idx)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => enum_col(r, idx, parse).map(Some),
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::SqliteFailure(f, msg)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StoreError::Conflict(msg.unwrap_or_else(|| f.to_string()))
+            }
+            other => StoreError::Database(other.to_string()),
+        }
+    }
 }
 
 impl SqliteStore {
@@ -85,7 +128,7 @@ impl SqliteStore {
             (conn, out)
         })
         .await
-        .map_err(|e| StoreError::Sqlite(format!("reader task failed: {e}")))?;
+        .map_err(|e| StoreError::Database(format!("reader task failed: {e}")))?;
         if let Ok(mut pool) = self.readers.lock() {
             pool.push(conn);
         }
@@ -107,5 +150,27 @@ impl SqliteStore {
             pool.clear();
         }
         self.writer.close();
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn is_empty(&self) -> Result<bool> {
+        self.read(|c, _| {
+            Ok(c.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get::<_, i64>(0))? == 0)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read(|c, _| {
+            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())?)
+        })
+        .await
+    }
+
+    async fn close(&self) {
+        self.shutdown();
     }
 }

@@ -2,6 +2,11 @@
 
 use rusqlite::{Connection, Row, params};
 
+use opencams_domain::template::AuditStatus;
+
+use super::events::insert_event;
+use super::{SqliteStore, enum_col};
+
 use crate::*;
 
 pub(super) const COLS: &str = "id, account_id, space_id, code, name, language, category, template_type, components, \
@@ -20,7 +25,7 @@ pub(super) fn row(r: &Row<'_>) -> rusqlite::Result<TemplateRow> {
         template_type: r.get(7)?,
         components: r.get(8)?,
         example: r.get(9)?,
-        audit_status: r.get(10)?,
+        audit_status: enum_col(r, 10, AuditStatus::from_stored)?,
         reason: r.get(11)?,
         quality_score: r.get(12)?,
         message_send_ttl: r.get(13)?,
@@ -52,12 +57,6 @@ pub(super) fn select(
     ))?;
     let rows = stmt.query_map(p, row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-}
-
-pub(super) fn insert_event(c: &Connection, e: &NewEvent, now: i64) -> Result<()> {
-    c.prepare_cached("INSERT INTO events (account_id, kind, message_id, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![e.account_id, e.kind, e.message_id, e.payload, now])?;
-    Ok(())
 }
 
 pub(super) fn insert(
@@ -140,7 +139,7 @@ pub(super) fn modify(
 pub(super) fn set_status(
     c: &Connection,
     id: i64,
-    status: &str,
+    status: AuditStatus,
     reason: &str,
     event: Option<&NewEvent>,
     now: i64,
@@ -148,7 +147,7 @@ pub(super) fn set_status(
     let n = c.execute(
         "UPDATE templates SET audit_status = ?1, reason = ?2, review_due_at = NULL, updated_at = ?3 \
          WHERE id = ?4 AND deleted_at IS NULL",
-        params![status, reason, now, id],
+        params![status.as_str(), reason, now, id],
     )?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("template {id}")));
@@ -162,12 +161,13 @@ pub(super) fn set_status(
 pub(super) fn list(c: &Connection, f: &TemplateFilter) -> Result<(u64, Vec<TemplateRow>)> {
     let cond = "deleted_at IS NULL AND space_id = ?1 AND (?2 IS NULL OR name = ?2) AND (?3 IS NULL OR code = ?3) \
                 AND (?4 IS NULL OR language = ?4) AND (?5 IS NULL OR audit_status = ?5) AND (?6 IS NULL OR category = ?6)";
+    let audit_status = f.audit_status.map(AuditStatus::as_str);
     let p = params![
         f.space_id,
         f.name,
         f.code,
         f.language,
-        f.audit_status,
+        audit_status,
         f.category
     ];
     let total: i64 = c
@@ -182,7 +182,7 @@ pub(super) fn list(c: &Connection, f: &TemplateFilter) -> Result<(u64, Vec<Templ
             f.name,
             f.code,
             f.language,
-            f.audit_status,
+            audit_status,
             f.category,
             f.limit,
             f.offset as i64
@@ -190,4 +190,83 @@ pub(super) fn list(c: &Connection, f: &TemplateFilter) -> Result<(u64, Vec<Templ
         row,
     )?;
     Ok((total as u64, rows.collect::<rusqlite::Result<Vec<_>>>()?))
+}
+
+#[async_trait::async_trait]
+impl TemplateStore for SqliteStore {
+    async fn insert_template(
+        &self,
+        t: TemplateWrite,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<TemplateRow> {
+        self.write(move |c, _| insert(c, &t, event.as_ref(), now))
+            .await
+    }
+
+    async fn templates_by_code(&self, space_id: &str, code: &str) -> Result<Vec<TemplateRow>> {
+        let (s, k) = (space_id.to_string(), code.to_string());
+        self.read(move |c, _| select(c, "space_id = ?1 AND code = ?2", &[&s, &k]))
+            .await
+    }
+
+    async fn templates_by_name(&self, space_id: &str, name: &str) -> Result<Vec<TemplateRow>> {
+        let (s, n) = (space_id.to_string(), name.to_string());
+        self.read(move |c, _| select(c, "space_id = ?1 AND name = ?2", &[&s, &n]))
+            .await
+    }
+
+    async fn modify_template(
+        &self,
+        id: i64,
+        t: TemplateWrite,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<TemplateRow> {
+        self.write(move |c, _| modify(c, id, &t, event.as_ref(), now))
+            .await
+    }
+
+    async fn set_template_status(
+        &self,
+        id: i64,
+        status: AuditStatus,
+        reason: &str,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<TemplateRow> {
+        let reason = reason.to_string();
+        self.write(move |c, _| set_status(c, id, status, &reason, event.as_ref(), now))
+            .await
+    }
+
+    async fn delete_templates(&self, ids: Vec<i64>, now: i64) -> Result<()> {
+        self.write(move |c, _| {
+            let mut stmt = c.prepare_cached(
+                "UPDATE templates SET deleted_at = ?1, review_due_at = NULL WHERE id = ?2",
+            )?;
+            for id in &ids {
+                stmt.execute(params![now, id])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_templates(&self, filter: TemplateFilter) -> Result<(u64, Vec<TemplateRow>)> {
+        self.read(move |c, _| list(c, &filter)).await
+    }
+
+    async fn due_template_reviews(&self, now: i64, limit: u32) -> Result<Vec<TemplateRow>> {
+        self.read(move |c, _| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {} FROM templates WHERE review_due_at IS NOT NULL AND review_due_at <= ?1 \
+                 AND deleted_at IS NULL ORDER BY review_due_at LIMIT ?2",
+                COLS
+            ))?;
+            let rows = stmt.query_map(params![now, limit], row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
 }

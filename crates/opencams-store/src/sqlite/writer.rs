@@ -271,7 +271,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<BoxedJob>) -> (Instant, Insta
         Ok(())
     });
     if let Err(e) = began {
-        let err = StoreError::Sqlite(format!("cannot begin a transaction: {e}"));
+        let err = StoreError::Database(format!("cannot begin a transaction: {e}"));
         batch
             .drain(..)
             .for_each(|job| job.finish(Some(err.clone())));
@@ -287,7 +287,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<BoxedJob>) -> (Instant, Insta
         }
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
-            let err = StoreError::Sqlite(format!("commit failed: {e}"));
+            let err = StoreError::Database(format!("commit failed: {e}"));
             batch
                 .drain(..)
                 .for_each(|job| job.finish(Some(err.clone())));
@@ -323,7 +323,7 @@ mod tests {
 
     fn insert(c: &Connection, n: i64) -> Result<(), StoreError> {
         c.execute("INSERT INTO t (n) VALUES (?1)", [n])
-            .map_err(|e| StoreError::Sqlite(e.to_string()))?;
+            .map_err(|e| StoreError::Database(e.to_string()))?;
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use opencams_api::nonce::{self, NonceCache};
 use opencams_api::principal::PrincipalCache;
 use opencams_api::{ApiConfig, AppState, WebhookConfig};
 use opencams_domain::{Clock, IdGenerator, SystemClock};
-use opencams_store::cache::TtlCache;
+use opencams_store::cache::{STORE_CACHE_TTL, StoreCache, TtlCache};
 use opencams_store::{NewKey, NewNumber, Store};
 use tokio_util::sync::CancellationToken;
 
@@ -84,9 +84,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
     let state = Arc::new(AppState {
         store: store.clone(),
         ids: IdGenerator::new(process_id_prefix()),
-        numbers: TtlCache::new(std::time::Duration::from_secs(2)),
-        spaces: TtlCache::new(std::time::Duration::from_secs(2)),
-        templates: TtlCache::new(std::time::Duration::from_secs(1)),
+        cache: Arc::new(StoreCache::new(store.clone(), STORE_CACHE_TTL)),
         webhook_numbers: TtlCache::new(std::time::Duration::from_secs(1)),
         clock,
         principals: PrincipalCache::default(),

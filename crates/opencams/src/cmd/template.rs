@@ -95,7 +95,9 @@ async fn decide(
         .into_iter()
         .find(|t| t.language == language)
         .with_context(|| format!("template {code} has no {language:?} version"))?;
-    if row.review_due_at.is_none() && row.audit_status != "auditing" {
+    if row.review_due_at.is_none()
+        && row.audit_status != opencams_domain::template::AuditStatus::Auditing
+    {
         bail!(
             "template {code} ({language}) is not awaiting review: its status is {}",
             row.audit_status
@@ -103,7 +105,7 @@ async fn decide(
     }
     let event = opencams_dispatch::review::audit_event(&row, status, reason);
     let row = store
-        .set_template_status(row.id, status.as_str(), reason, Some(event), now_ms())
+        .set_template_status(row.id, status, reason, Some(event), now_ms())
         .await?;
     print(json, &describe(&row), || {
         format!(

@@ -1,19 +1,17 @@
-//! The receipts aggregate on SQLite: routing events to endpoint outboxes (number over space),
+//! The events aggregate: routing events to endpoint outboxes (number over space),
 //! claiming in event order with leases, retry bookkeeping, disabling and re-enabling, replay,
 //! and the message history query.
-#![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
 use std::sync::Arc;
 
+use opencams_domain::{Direction, EventKind, MessageStatus, SendType};
 use opencams_store::*;
 
 const FROM: &str = "8613600000000";
 
 async fn setup() -> (tempfile::TempDir, Arc<dyn Store>, Account) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(None, dir.path(), Cipher::from_key(&[42; 32]))
-        .await
-        .unwrap();
+    let store = crate::backend(dir.path()).await;
     let acct = store.create_account("acme", 1).await.unwrap();
     store
         .add_number(
@@ -37,14 +35,14 @@ fn message(acct: &Account, id: &str, to: &str, at: i64) -> MessageRow {
         id: id.into(),
         account_id: acct.id,
         space_id: acct.default_space.clone(),
-        direction: "out".into(),
+        direction: Direction::Out,
         sender: FROM.into(),
         recipient: to.into(),
-        send_type: "template".into(),
+        send_type: SendType::Template,
         message_type: "template".into(),
         template_code: Some("tc".into()),
         body: "{}".into(),
-        status: "sent".into(),
+        status: MessageStatus::Sent,
         created_at: at,
         updated_at: at,
         ..Default::default()
@@ -54,7 +52,7 @@ fn message(acct: &Account, id: &str, to: &str, at: i64) -> MessageRow {
 fn status(acct: &Account, id: &str, st: &str) -> NewEvent {
     NewEvent {
         account_id: acct.id,
-        kind: "status".into(),
+        kind: EventKind::Status,
         message_id: Some(id.into()),
         payload: format!(r#"{{"MessageId":"{id}","Status":"{st}"}}"#),
     }
@@ -291,9 +289,9 @@ async fn message_history_filters_and_pages() {
             100 + i,
         );
         m.status = if i == 4 {
-            "failed".into()
+            MessageStatus::Failed
         } else {
-            "read".into()
+            MessageStatus::Read
         };
         m.group_id = (i >= 3).then(|| "g1".to_string());
         rows.push(m);
@@ -340,7 +338,7 @@ async fn message_history_filters_and_pages() {
     );
     assert_eq!(
         ids(store
-            .list_messages(f(&|f| f.statuses = Some(vec!["failed".into()])))
+            .list_messages(f(&|f| f.statuses = Some(vec![MessageStatus::Failed])))
             .await
             .unwrap()),
         ["m4"]
@@ -357,7 +355,7 @@ async fn message_history_filters_and_pages() {
     );
     assert!(
         store
-            .list_messages(f(&|f| f.direction = Some("in".into())))
+            .list_messages(f(&|f| f.direction = Some(Direction::In)))
             .await
             .unwrap()
             .is_empty()

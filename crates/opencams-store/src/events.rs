@@ -1,5 +1,5 @@
-//! Status events: what the event log keeps of a status change, and the ChatAppStatus record
-//! (cams-api.md §4.2) it is read back as.
+//! Event records: what the event log keeps of a change, and, for status events, the
+//! ChatAppStatus record (cams-api.md §4.2) they are read back as.
 //!
 //! A record is mostly its message: ids, numbers, content type, template, TaskId, Tag and
 //! TrackingData, none of which changes once the message is accepted. A status event therefore
@@ -13,6 +13,8 @@
 
 use opencams_protocol::callbacks::StatusRecord;
 use serde::{Deserialize, Serialize};
+
+use opencams_domain::{EventKind, MessageStatus, SendType};
 
 use crate::{MessageRow, NewEvent};
 
@@ -55,7 +57,7 @@ impl StatusFacts {
 
 /// The `Type` field: `TEMPLATE` for template sends, else the upper-case message type.
 fn kind(row: &MessageRow) -> String {
-    if row.send_type == "template" {
+    if row.send_type == SendType::Template {
         "TEMPLATE".into()
     } else {
         row.message_type.to_ascii_uppercase()
@@ -73,7 +75,7 @@ pub fn status_record(row: &MessageRow, facts: &StatusFacts) -> StatusRecord {
         status_description: facts.status_description.clone(),
         error_code: facts.error_code.clone(),
         error_description: facts.error_description.clone(),
-        msg_frame_type: row.send_type.clone(),
+        msg_frame_type: row.send_type.as_str().to_string(),
         kind: kind(row),
         task_id: row.task_id.clone().unwrap_or_else(|| row.id.clone()),
         origin_phone_number: row.sender.clone(),
@@ -96,18 +98,57 @@ pub fn status_event(row: &MessageRow, facts: &StatusFacts) -> NewEvent {
 pub fn status_event_of(account_id: i64, message_id: &str, facts: &StatusFacts) -> NewEvent {
     NewEvent {
         account_id,
-        kind: "status".into(),
+        kind: EventKind::Status,
         message_id: Some(message_id.to_string()),
         // plain strings and numbers: serializing cannot fail
         payload: serde_json::to_string(facts).unwrap_or_default(),
     }
 }
 
+/// A fallback step (`FallbackScheduled`, `FallbackSent`, …) as a status event of `m`.
+pub fn fallback_event(
+    m: &MessageRow,
+    status: &str,
+    description: String,
+    error: Option<(&str, &str)>,
+    at: i64,
+) -> NewEvent {
+    let mut facts = StatusFacts::new(status, error, at);
+    facts.status_description = description;
+    status_event(m, &facts)
+}
+
+/// The events a freshly accepted message starts with: `Failed` when it was refused at
+/// verification under `FallBackRule=sentFailed`, and `FallbackScheduled` when a
+/// `FallBackDuration` timer runs.
+pub fn accepted_events(row: &MessageRow) -> Vec<NewEvent> {
+    let mut out = Vec::new();
+    if row.status == MessageStatus::Failed {
+        let err = (
+            row.error_code.as_deref().unwrap_or(""),
+            row.error_description.as_deref().unwrap_or(""),
+        );
+        let facts = StatusFacts::new(MessageStatus::Failed.cams_name(), Some(err), row.created_at);
+        out.push(status_event(row, &facts));
+    }
+    if let (Some(policy), Some(secs)) = (&row.fallback_id, row.fallback_duration) {
+        let desc = format!("SMS fallback by policy {policy} in {secs} s unless delivered");
+        out.push(fallback_event(
+            row,
+            "FallbackScheduled",
+            desc,
+            None,
+            row.created_at,
+        ));
+    }
+    out
+}
+
 /// The payload of an event as its readers get it: a status event's facts completed into the full
 /// record from its message (`None` when the event has no message row). Anything else (another
 /// kind, a full record written before, a payload that is not status facts) is returned as is.
-pub(crate) fn complete(kind: &str, payload: String, message: Option<&MessageRow>) -> String {
-    let Some(row) = message.filter(|_| kind == "status") else {
+pub(crate) fn complete(kind: EventKind, payload: String, message: Option<&MessageRow>) -> String {
+    let Some(row) = message.filter(|_| kind == EventKind::Status) else {
         return payload;
     };
     match serde_json::from_str::<Stored>(&payload) {
@@ -128,36 +169,6 @@ struct Stored {
     facts: StatusFacts,
 }
 
-/// The message columns [`complete`] needs, selected as `m` joined to status events only:
-/// `… FROM events e LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'status'`.
-pub(crate) const MESSAGE_COLS: &str = "m.id, m.account_id, m.sender, m.recipient, m.send_type, \
-     m.message_type, m.task_id, m.template_code, m.template_name, m.language, m.tag, m.tracking_data";
-
-/// Reads [`MESSAGE_COLS`] from `r` starting at column `at`; `None` when the event has no message.
-pub(crate) fn message_cols(
-    r: &rusqlite::Row<'_>,
-    at: usize,
-) -> rusqlite::Result<Option<MessageRow>> {
-    let Some(id) = r.get::<_, Option<String>>(at)? else {
-        return Ok(None);
-    };
-    Ok(Some(MessageRow {
-        id,
-        account_id: r.get(at + 1)?,
-        sender: r.get(at + 2)?,
-        recipient: r.get(at + 3)?,
-        send_type: r.get(at + 4)?,
-        message_type: r.get(at + 5)?,
-        task_id: r.get(at + 6)?,
-        template_code: r.get(at + 7)?,
-        template_name: r.get(at + 8)?,
-        language: r.get(at + 9)?,
-        tag: r.get(at + 10)?,
-        tracking_data: r.get(at + 11)?,
-        ..Default::default()
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,7 +179,7 @@ mod tests {
             account_id: 7,
             sender: "8613600000000".into(),
             recipient: "8613900000000".into(),
-            send_type: "template".into(),
+            send_type: SendType::Template,
             message_type: "text".into(),
             template_code: Some("C1".into()),
             template_name: Some("order".into()),
@@ -187,7 +198,7 @@ mod tests {
             e.payload,
             r#"{"Status":"Failed","StatusDescription":"failed","Timestamp":1000,"ErrorCode":"131026","ErrorDescription":"131026:undeliverable","ConversationType":"utility"}"#
         );
-        let full = complete("status", e.payload, Some(&row()));
+        let full = complete(EventKind::Status, e.payload, Some(&row()));
         assert_eq!(
             full,
             serde_json::to_string(&status_record(&row(), &facts)).unwrap()
@@ -200,10 +211,16 @@ mod tests {
     fn full_records_other_kinds_and_other_payloads_are_read_as_they_are() {
         let old = serde_json::to_string(&status_record(&row(), &StatusFacts::new("Sent", None, 5)))
             .unwrap();
-        assert_eq!(complete("status", old.clone(), Some(&row())), old);
+        assert_eq!(complete(EventKind::Status, old.clone(), Some(&row())), old);
         let facts = r#"{"Status":"Sent","StatusDescription":"sent","Timestamp":5}"#;
-        assert_eq!(complete("inbound", facts.into(), Some(&row())), facts);
-        assert_eq!(complete("status", facts.into(), None), facts);
-        assert_eq!(complete("status", "sent".into(), Some(&row())), "sent");
+        assert_eq!(
+            complete(EventKind::Inbound, facts.into(), Some(&row())),
+            facts
+        );
+        assert_eq!(complete(EventKind::Status, facts.into(), None), facts);
+        assert_eq!(
+            complete(EventKind::Status, "sent".into(), Some(&row())),
+            "sent"
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! The receipts aggregate on SQLite: webhook settings, callback signing secrets, the callback
-//! outbox and the message history query.
+//! The event log and callback delivery on SQLite: events appended and read back (status events
+//! completed from their message), webhook settings, callback signing secrets, the callback outbox.
 //!
 //! The outbox is fed from the event log by a cursor: routing an event resolves its destination
 //! (number setting over space setting) and inserts one pending delivery per (endpoint, event).
@@ -9,9 +9,11 @@ use rand::Rng;
 use rand::distributions::Alphanumeric;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::SqliteStore;
-use crate::receipts::*;
-use crate::{Cipher, MessageRow, Result, Secret, StoreError};
+use opencams_domain::{EventKind, SendType};
+
+use super::{SqliteStore, enum_col};
+use crate::events::complete;
+use crate::*;
 
 fn secret_aad(account_id: i64) -> String {
     format!("callback_secret:{account_id}")
@@ -98,7 +100,7 @@ fn secret(c: &Connection, cipher: &Cipher, account_id: i64, now: i64) -> Result<
 struct EventRef {
     id: i64,
     account_id: i64,
-    kind: String,
+    kind: EventKind,
     message_id: Option<String>,
     /// Read for audits only (their template code is in it); empty for other events.
     payload: String,
@@ -108,8 +110,8 @@ struct EventRef {
 
 /// What an event is about: its space and, for message events, the business number.
 fn subject(c: &Connection, e: &EventRef) -> Result<Option<(String, Option<String>)>> {
-    Ok(Some(match (e.kind.as_str(), &e.message_id) {
-        ("audit", _) => {
+    Ok(Some(match (e.kind, &e.message_id) {
+        (EventKind::Audit, _) => {
             let payload: serde_json::Value =
                 serde_json::from_str(&e.payload).unwrap_or(serde_json::Value::Null);
             let Some(code) = payload["TemplateCode"].as_str() else {
@@ -134,7 +136,7 @@ fn subject(c: &Connection, e: &EventRef) -> Result<Option<(String, Option<String
 
 /// Destinations already resolved in one routing pass, by (kind, space, number): a pass routes
 /// up to a thousand events, mostly of the same few numbers.
-type Destinations = std::collections::HashMap<(String, String, Option<String>), Option<String>>;
+type Destinations = std::collections::HashMap<(EventKind, String, Option<String>), Option<String>>;
 
 /// The URL an event goes to: a number's setting overrides its space's; inbound messages go to
 /// the UpCallbackUrl (else the space's status URL, the "account URL"); audits go to the space's
@@ -144,22 +146,18 @@ fn destination(c: &Connection, e: &EventRef, seen: &mut Destinations) -> Result<
         return Ok(None);
     };
     // audits, inbound and statuses differ in the URL they take
-    let class = match e.kind.as_str() {
-        k @ ("audit" | "inbound") => k,
-        _ => "status",
-    };
-    let key = (class.to_string(), space_id, phone);
+    let key = (e.kind, space_id, phone);
     if let Some(url) = seen.get(&key) {
         return Ok(url.clone());
     }
-    let url = url_for(c, class, &key.1, key.2.as_deref())?;
+    let url = url_for(c, e.kind, &key.1, key.2.as_deref())?;
     seen.insert(key, url.clone());
     Ok(url)
 }
 
 fn url_for(
     c: &Connection,
-    class: &str,
+    kind: EventKind,
     space_id: &str,
     phone: Option<&str>,
 ) -> Result<Option<String>> {
@@ -179,12 +177,12 @@ fn url_for(
     let num =
         |f: fn(&WebhookSetting) -> &Option<String>| number.as_ref().and_then(|n| f(n).clone());
     let sp = |f: fn(&WebhookSetting) -> &Option<String>| space.as_ref().and_then(|s| f(s).clone());
-    Ok(match class {
-        "audit" => sp(|s| &s.status_url),
-        "inbound" => num(|s| &s.up_url)
+    Ok(match kind {
+        EventKind::Audit => sp(|s| &s.status_url),
+        EventKind::Inbound => num(|s| &s.up_url)
             .or_else(|| sp(|s| &s.up_url))
             .or_else(|| sp(|s| &s.status_url)),
-        _ => num(|s| &s.status_url).or_else(|| sp(|s| &s.status_url)),
+        EventKind::Status => num(|s| &s.status_url).or_else(|| sp(|s| &s.status_url)),
     })
 }
 
@@ -217,7 +215,7 @@ fn event_refs(
         Ok(EventRef {
             id: r.get(0)?,
             account_id: r.get(1)?,
-            kind: r.get(2)?,
+            kind: enum_col(r, 2, EventKind::parse)?,
             message_id: r.get(3)?,
             payload: r.get(4)?,
             message: match (r.get(5)?, r.get(6)?) {
@@ -322,14 +320,14 @@ fn claim(
                  JOIN events e ON e.id = d.event_id \
                  LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'status' \
                  WHERE d.endpoint_id = ?1 ORDER BY d.event_id LIMIT ?2",
-                crate::status::MESSAGE_COLS
+                MESSAGE_COLS
             ))?
             .query_map(params![id, batch], |r| {
-                let kind: String = r.get(1)?;
-                let message = crate::status::message_cols(r, 3)?;
+                let kind = enum_col(r, 1, EventKind::parse)?;
+                let message = message_cols(r, 3)?;
                 Ok(PendingRecord {
                     event_id: r.get(0)?,
-                    payload: crate::status::complete(&kind, r.get(2)?, message.as_ref()),
+                    payload: complete(kind, r.get(2)?, message.as_ref()),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -416,48 +414,88 @@ fn settle(
     endpoint(c, id)
 }
 
-fn list_messages(c: &Connection, f: &MessageFilter) -> Result<Vec<MessageRow>> {
-    let statuses = f
-        .statuses
-        .as_ref()
-        .map(|s| serde_json::Value::from(s.clone()).to_string());
-    let ids: Vec<String> = c
-        .prepare_cached(
-            "SELECT id FROM messages WHERE space_id = ?1 AND (?2 IS NULL OR sender = ?2) \
-             AND (?3 IS NULL OR recipient = ?3) AND (?4 IS NULL OR direction = ?4) \
-             AND (?5 IS NULL OR created_at >= ?5) AND (?6 IS NULL OR created_at <= ?6) \
-             AND (?7 IS NULL OR template_code = ?7) AND (?8 IS NULL OR group_id = ?8) \
-             AND (?9 IS NULL OR status IN (SELECT value FROM json_each(?9))) \
-             ORDER BY created_at DESC, id DESC LIMIT ?10 OFFSET ?11",
-        )?
-        .query_map(
-            params![
-                f.space_id,
-                f.sender,
-                f.recipient,
-                f.direction,
-                f.from_ms,
-                f.to_ms,
-                f.template_code,
-                f.group_id,
-                statuses,
-                f.limit,
-                f.offset as i64
-            ],
-            |r| r.get(0),
-        )?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(m) = super::messages::get(c, &id)? {
-            out.push(m);
-        }
-    }
-    Ok(out)
+pub(super) fn events_after(c: &Connection, after: i64, limit: u32) -> Result<Vec<EventRow>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT e.id, e.account_id, e.kind, e.message_id, e.payload, e.created_at, {} \
+         FROM events e LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'status' \
+         WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
+        MESSAGE_COLS
+    ))?;
+    collect_events(stmt.query(params![after, limit])?)
+}
+
+pub(super) fn message_events(c: &Connection, message_id: &str) -> Result<Vec<EventRow>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT e.id, e.account_id, e.kind, e.message_id, e.payload, e.created_at, {} \
+         FROM events e LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'status' \
+         WHERE e.message_id = ?1 ORDER BY e.id",
+        MESSAGE_COLS
+    ))?;
+    collect_events(stmt.query([message_id])?)
+}
+
+/// Events with their message's columns after theirs; status payloads come out completed.
+fn collect_events(rows: rusqlite::Rows<'_>) -> Result<Vec<EventRow>> {
+    let rows = rows.mapped(|r| {
+        let kind = enum_col(r, 2, EventKind::parse)?;
+        let message = message_cols(r, 6)?;
+        Ok(EventRow {
+            id: r.get(0)?,
+            account_id: r.get(1)?,
+            message_id: r.get(3)?,
+            payload: complete(kind, r.get(4)?, message.as_ref()),
+            created_at: r.get(5)?,
+            kind,
+        })
+    });
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The message columns [`complete`] needs, selected as `m` joined to status events only:
+/// `… FROM events e LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'status'`.
+const MESSAGE_COLS: &str = "m.id, m.account_id, m.sender, m.recipient, m.send_type, \
+     m.message_type, m.task_id, m.template_code, m.template_name, m.language, m.tag, m.tracking_data";
+
+/// Reads [`MESSAGE_COLS`] from `r` starting at column `at`; `None` when the event has no message.
+fn message_cols(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<MessageRow>> {
+    let Some(id) = r.get::<_, Option<String>>(at)? else {
+        return Ok(None);
+    };
+    Ok(Some(MessageRow {
+        id,
+        account_id: r.get(at + 1)?,
+        sender: r.get(at + 2)?,
+        recipient: r.get(at + 3)?,
+        send_type: enum_col(r, at + 4, SendType::parse)?,
+        message_type: r.get(at + 5)?,
+        task_id: r.get(at + 6)?,
+        template_code: r.get(at + 7)?,
+        template_name: r.get(at + 8)?,
+        language: r.get(at + 9)?,
+        tag: r.get(at + 10)?,
+        tracking_data: r.get(at + 11)?,
+        ..Default::default()
+    }))
+}
+
+pub(super) fn insert_event(c: &Connection, e: &NewEvent, now: i64) -> Result<()> {
+    c.prepare_cached("INSERT INTO events (account_id, kind, message_id, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![e.account_id, e.kind.as_str(), e.message_id, e.payload, now])?;
+    Ok(())
 }
 
 #[async_trait::async_trait]
-impl ReceiptStore for SqliteStore {
+impl EventStore for SqliteStore {
+    async fn events_after(&self, after_id: i64, limit: u32) -> Result<Vec<EventRow>> {
+        self.read(move |c, _| events_after(c, after_id, limit))
+            .await
+    }
+
+    async fn message_events(&self, message_id: &str) -> Result<Vec<EventRow>> {
+        let id = message_id.to_string();
+        self.read(move |c, _| message_events(c, &id)).await
+    }
+
     async fn set_webhook(&self, u: WebhookUpdate, now: i64) -> Result<WebhookSetting> {
         self.write(move |c, _| {
             c.prepare_cached(
@@ -563,9 +601,5 @@ impl ReceiptStore for SqliteStore {
             Ok(n as u64)
         })
         .await
-    }
-
-    async fn list_messages(&self, filter: MessageFilter) -> Result<Vec<MessageRow>> {
-        self.read(move |c, _| list_messages(c, &filter)).await
     }
 }

@@ -1,0 +1,257 @@
+//! The Store, by aggregate: one trait each for accounts (with their spaces, settings and access
+//! keys), sender numbers, nonces, templates, messages (with the durable queue and the 24-hour
+//! window), events (the log and the callback outboxes fed from it) and fallbacks (policies and
+//! SMS timers). [`Store`] is all of them plus the backend's own life (ping, close); callers hold
+//! an `Arc<dyn Store>` (whose methods include every aggregate's).
+//!
+//! Times are unix milliseconds passed in by the caller: the clock is injected above this layer.
+//! Every method is written against no particular database, and the conformance suite
+//! (`tests/conformance/`) checks each backend against these contracts.
+
+use std::collections::BTreeMap;
+
+use opencams_domain::template::AuditStatus;
+
+use crate::*;
+
+/// Accounts, their spaces (`CustSpaceId`), per-account settings and access keys.
+#[async_trait::async_trait]
+pub trait AccountStore: Send + Sync {
+    /// A new account with its default space; `Conflict` if the name is taken.
+    async fn create_account(&self, name: &str, now: i64) -> Result<Account>;
+    async fn account(&self, name: &str) -> Result<Option<Account>>;
+    async fn account_by_id(&self, id: i64) -> Result<Option<Account>>;
+    async fn list_accounts(&self) -> Result<Vec<Account>>;
+    async fn set_account_status(&self, name: &str, status: AccountStatus) -> Result<Account>;
+    async fn create_space(&self, account_id: i64, name: &str, now: i64) -> Result<Space>;
+    async fn space(&self, id: &str) -> Result<Option<Space>>;
+    async fn list_spaces(&self, account_id: Option<i64>) -> Result<Vec<Space>>;
+    /// Per-account settings (`qps.<Action>`, `qps.api`, `session.window`, …).
+    async fn account_settings(&self, account_id: i64) -> Result<BTreeMap<String, String>>;
+    /// Sets (`Some`) or clears (`None`) one setting.
+    async fn set_account_setting(
+        &self,
+        account_id: i64,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()>;
+
+    /// A new access key; its secret is sealed at rest and returned once here.
+    async fn create_key(&self, key: NewKey, now: i64) -> Result<AccessKey>;
+    async fn key(&self, id: &str) -> Result<Option<AccessKey>>;
+    async fn list_keys(&self, account_id: Option<i64>) -> Result<Vec<AccessKey>>;
+    async fn set_key_enabled(&self, id: &str, enabled: bool) -> Result<AccessKey>;
+}
+
+/// Sender (business) numbers and their channel settings.
+#[async_trait::async_trait]
+pub trait NumberStore: Send + Sync {
+    /// `Conflict` if the phone is registered already.
+    async fn add_number(&self, number: NewNumber, now: i64) -> Result<Number>;
+    async fn number(&self, phone: &str) -> Result<Option<Number>>;
+    async fn list_numbers(&self, filter: NumberFilter) -> Result<Vec<Number>>;
+}
+
+/// Replay protection: the signature nonces seen, kept until they expire.
+#[async_trait::async_trait]
+pub trait NonceStore: Send + Sync {
+    async fn record_nonces(&self, nonces: Vec<NonceRecord>) -> Result<()>;
+    async fn live_nonces(&self, now: i64) -> Result<Vec<NonceRecord>>;
+}
+
+/// Templates, one row per language version; deleted rows are kept so codes are never reused.
+#[async_trait::async_trait]
+pub trait TemplateStore: Send + Sync {
+    /// Inserts a new template language version; `Conflict` if the name+language is taken in the space.
+    async fn insert_template(
+        &self,
+        t: TemplateWrite,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<TemplateRow>;
+    /// Live language versions of a template code in a space.
+    async fn templates_by_code(&self, space_id: &str, code: &str) -> Result<Vec<TemplateRow>>;
+    /// Live language versions of a template name in a space.
+    async fn templates_by_name(&self, space_id: &str, name: &str) -> Result<Vec<TemplateRow>>;
+    /// Replaces content and sends the version back to review (`auditing`).
+    async fn modify_template(
+        &self,
+        id: i64,
+        t: TemplateWrite,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<TemplateRow>;
+    /// Records a review outcome or quality change; clears the simulator's review time.
+    async fn set_template_status(
+        &self,
+        id: i64,
+        status: AuditStatus,
+        reason: &str,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<TemplateRow>;
+    /// Marks language versions deleted (their codes stay reserved).
+    async fn delete_templates(&self, ids: Vec<i64>, now: i64) -> Result<()>;
+    /// A page of live templates and the total count.
+    async fn list_templates(&self, filter: TemplateFilter) -> Result<(u64, Vec<TemplateRow>)>;
+    /// Templates whose simulated review is due.
+    async fn due_template_reviews(&self, now: i64, limit: u32) -> Result<Vec<TemplateRow>>;
+}
+
+/// Messages, their durable queue, provider statuses and the 24-hour customer-service window.
+#[async_trait::async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Stores accepted messages, their queue entries (for `accepted` outbound ones), their
+    /// fallback timers and events, all in one transaction: either everything is durable or
+    /// nothing is.
+    async fn insert_messages(&self, messages: Vec<MessageRow>, events: Vec<NewEvent>)
+    -> Result<()>;
+    /// A message by its MessageId or its provider id (wamid).
+    async fn message(&self, id: &str) -> Result<Option<MessageRow>>;
+    /// How many messages exist (any direction).
+    async fn count_messages(&self) -> Result<u64>;
+    /// A page of a space's messages, newest first.
+    async fn list_messages(&self, filter: MessageFilter) -> Result<Vec<MessageRow>>;
+
+    /// Claims up to `limit` due messages for `owner` until `now + lease_ms`; expired leases are
+    /// claimed again. A message is never held by two owners while its lease holds.
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Claimed>>;
+    /// Records how an attempt ended, only if `owner` still holds the lease (false otherwise).
+    async fn settle(&self, id: &str, owner: &str, outcome: Settlement, now: i64) -> Result<bool>;
+    /// How many messages wait in the queue.
+    async fn queue_len(&self) -> Result<u64>;
+
+    /// Applies a provider status in the forward-only order of
+    /// [`opencams_domain::MessageStatus::may_become`]; returns the message's status as it left
+    /// it and whether it changed. The event is built by `event` and appended only when it changed.
+    async fn apply_status(
+        &self,
+        update: StatusUpdate,
+        event: EventBuilder,
+    ) -> Result<Option<(MessageStatusRow, bool)>>;
+    /// [`MessageStore::apply_status`] for every update of one provider webhook, in order, in
+    /// one write (all or none).
+    async fn apply_statuses(
+        &self,
+        updates: Vec<(StatusUpdate, EventBuilder)>,
+    ) -> Result<Vec<Option<(MessageStatusRow, bool)>>>;
+    /// Stores an inbound message (once per provider id), opens the window, appends its event.
+    /// False when it was already stored (a duplicate webhook).
+    async fn record_inbound(&self, message: MessageRow, event: Option<NewEvent>) -> Result<bool>;
+
+    /// Moves the window of (sender, user) forward to `at` (never back).
+    async fn record_inbound_window(&self, sender: &str, user: &str, at: i64) -> Result<()>;
+    async fn last_inbound(&self, sender: &str, user: &str) -> Result<Option<i64>>;
+}
+
+/// The event log and the callback delivery fed from it: webhook settings, signing secrets, the
+/// per-endpoint outboxes.
+#[async_trait::async_trait]
+pub trait EventStore: Send + Sync {
+    async fn events_after(&self, after_id: i64, limit: u32) -> Result<Vec<EventRow>>;
+    /// The events of one message, oldest first.
+    async fn message_events(&self, message_id: &str) -> Result<Vec<EventRow>>;
+
+    /// Applies a partial webhook update and returns the stored setting.
+    async fn set_webhook(&self, update: WebhookUpdate, now: i64) -> Result<WebhookSetting>;
+    /// The space-level setting and the per-number settings of a space.
+    async fn webhooks(&self, space_id: &str) -> Result<Vec<WebhookSetting>>;
+    /// The account's callback signing secret, created (sealed) on first use.
+    async fn callback_secret(&self, account_id: i64, now: i64) -> Result<Secret>;
+    /// Routes up to `limit` events after the routing cursor to their endpoints' outboxes and
+    /// moves the cursor, in one transaction; returns how many events were looked at.
+    async fn route_events(&self, limit: u32, now: i64) -> Result<usize>;
+    /// Routes again every event created at or after `since_ms` (of one account or all); events
+    /// still pending are not doubled. Returns how many deliveries were enqueued.
+    async fn replay_events(&self, since_ms: i64, account_id: Option<i64>, now: i64) -> Result<u64>;
+    /// Leases up to `limit` enabled, due endpoints with pending records to `owner` until
+    /// `now + lease_ms`, each with up to `batch` of its oldest records.
+    async fn claim_endpoints(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+        batch: u32,
+    ) -> Result<Vec<ClaimedEndpoint>>;
+    /// Records an attempt's outcome if `owner` still holds the lease; returns the endpoint.
+    async fn settle_endpoint(
+        &self,
+        endpoint_id: i64,
+        owner: &str,
+        outcome: DeliveryOutcome,
+        now: i64,
+    ) -> Result<Option<Endpoint>>;
+    /// Endpoints (of one account or all) with their pending counts.
+    async fn list_endpoints(&self, account_id: Option<i64>) -> Result<Vec<Endpoint>>;
+    /// Enables the endpoints with this URL (of one account or all) and makes them due now;
+    /// returns how many were changed.
+    async fn enable_endpoints(&self, url: &str, account_id: Option<i64>, now: i64) -> Result<u64>;
+}
+
+/// Fallback policies and the SMS fallback timers of messages (created with the message when it
+/// names a FallBackId).
+#[async_trait::async_trait]
+pub trait FallbackStore: Send + Sync {
+    async fn create_policy(&self, p: NewPolicy, now: i64) -> Result<Policy>;
+    async fn policy(&self, account_id: i64, id: &str) -> Result<Option<Policy>>;
+    async fn list_policies(&self, account_id: i64) -> Result<Vec<Policy>>;
+    /// Deletes a policy; `Conflict` while messages waiting for a fallback still name it.
+    async fn delete_policy(&self, account_id: i64, id: &str, now: i64) -> Result<()>;
+
+    /// Claims fallbacks that must be decided now: due timers, armed ones whose message failed or
+    /// expired, active ones whose message was delivered (to cancel), lapsed leases.
+    async fn claim_fallbacks(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(FallbackRow, MessageRow)>>;
+    /// Settles a claimed fallback if `owner` still holds it; appends `events`.
+    async fn settle_fallback(
+        &self,
+        message_id: &str,
+        owner: &str,
+        outcome: FallbackOutcome,
+        events: Vec<NewEvent>,
+        now: i64,
+    ) -> Result<bool>;
+    /// Records an SMS delivery report; returns the fallback and its message when the id is ours
+    /// and the fallback was still `sent` (a report changes it once).
+    async fn fallback_report(
+        &self,
+        sms_id: &str,
+        delivered: bool,
+        events: EventsFor,
+        now: i64,
+    ) -> Result<Option<(FallbackRow, MessageRow)>>;
+    async fn fallback(&self, message_id: &str) -> Result<Option<FallbackRow>>;
+}
+
+/// Everything the server and the CLI keep: every aggregate, and the backend's own life.
+#[async_trait::async_trait]
+pub trait Store:
+    AccountStore
+    + NumberStore
+    + NonceStore
+    + TemplateStore
+    + MessageStore
+    + EventStore
+    + FallbackStore
+    + Send
+    + Sync
+{
+    /// True when no account exists yet (first start).
+    async fn is_empty(&self) -> Result<bool>;
+    /// Liveness of the database (readiness probe).
+    async fn ping(&self) -> Result<()>;
+    /// Finishes queued writes and closes the database cleanly.
+    async fn close(&self);
+}
