@@ -27,11 +27,8 @@ pub fn url(ctx: &Ctx<'_>, name: &str) -> Result<Option<Option<String>>, CamsErro
         None => Ok(None),
         Some("") => Ok(Some(None)),
         Some(raw) => {
-            opencams_dispatch::callbacks::ssrf::check_url(
-                raw,
-                ctx.state.config.allow_private_callbacks,
-            )
-            .map_err(|why| CamsError::invalid(name, why))?;
+            opencams_domain::callback_url::check_url(raw, ctx.state.config.allow_private_callbacks)
+                .map_err(|why| CamsError::invalid(name, why))?;
             Ok(Some(Some(raw.to_string())))
         }
     }

@@ -6,6 +6,7 @@
 //! Validation failures are `opencams_protocol::CamsError`s, so each rule names its stable CAMS
 //! code in exactly one place.
 
+pub mod callback_url;
 pub mod clock;
 pub mod ids;
 pub mod lifecycle;
