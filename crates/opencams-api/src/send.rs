@@ -361,7 +361,7 @@ pub fn accepted_events(row: &MessageRow) -> Vec<opencams_store::NewEvent> {
     }
     if let (Some(policy), Some(secs)) = (&row.fallback_id, row.fallback_duration) {
         let desc = format!("SMS fallback by policy {policy} in {secs} s unless delivered");
-        out.push(opencams_dispatch::fallback::fallback_event(
+        out.push(opencams_store::events::fallback_event(
             row,
             "FallbackScheduled",
             desc,
@@ -378,8 +378,8 @@ pub fn failed_event(row: &MessageRow) -> opencams_store::NewEvent {
         row.error_code.as_deref().unwrap_or(""),
         row.error_description.as_deref().unwrap_or(""),
     );
-    let facts = opencams_store::status::StatusFacts::new("Failed", Some(err), row.created_at);
-    opencams_store::status::status_event(row, &facts)
+    let facts = opencams_store::events::StatusFacts::new("Failed", Some(err), row.created_at);
+    opencams_store::events::status_event(row, &facts)
 }
 
 /// The 24-hour window of (sender, user): open, or the account accepts and lets delivery fail.

@@ -356,10 +356,10 @@ async fn messages(
                 _ => "Failed",
             };
             let err = code.as_deref().zip(desc.as_deref());
-            let mut facts = opencams_store::status::StatusFacts::new(cams, err, at);
+            let mut facts = opencams_store::events::StatusFacts::new(cams, err, at);
             facts.conversation_type = conversation.0.clone();
             facts.conversation_id = conversation.1.clone();
-            Some(opencams_store::status::status_event_of(
+            Some(opencams_store::events::status_event_of(
                 m.account_id,
                 &m.id,
                 &facts,

@@ -3,7 +3,7 @@
 //! the message fails. A delivered receipt before that cancels it; after the SMS went out it
 //! changes nothing. Rows are claimed with a lease, so one fires once even with several workers
 //! and across restarts. Every step (scheduled, cancelled, sent, delivered, failed) is a status
-//! event on the message.
+//! event on the message (built by `opencams_store::events::fallback_event`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,20 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::render::{TemplateView, text_of};
-use opencams_store::status::{StatusFacts, status_event};
-
-/// A fallback step as a ChatAppStatus event.
-pub fn fallback_event(
-    m: &MessageRow,
-    status: &str,
-    description: String,
-    error: Option<(&str, &str)>,
-    at: i64,
-) -> NewEvent {
-    let mut facts = StatusFacts::new(status, error, at);
-    facts.status_description = description;
-    status_event(m, &facts)
-}
+use opencams_store::events::fallback_event;
 
 /// SMS connections per policy, opened on first use and kept.
 pub struct PolicySenders {

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::limits::Buckets;
 use crate::render::{TemplateView, render};
-use opencams_store::status::{StatusFacts, status_event};
+use opencams_store::events::{StatusFacts, status_event};
 
 /// Where a number's messages go.
 pub trait Router: Send + Sync {

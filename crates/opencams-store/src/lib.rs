@@ -1,15 +1,16 @@
 //! opencams storage. One `Store` trait, grouped by aggregate, with the SQLite backend (embedded
 //! default: WAL, one group-commit writer thread, a pool of readers); the backend is chosen from the
 //! database URL. All SQL lives in this crate, and so do secrets at rest (AES-256-GCM).
-//! It never speaks HTTP and knows no channel formats; of the CAMS formats it knows the status
-//! record, which it completes status events into as they are read (see [`status`]).
+//! It never speaks HTTP and knows no channel formats; every event-log entry (status, fallback,
+//! audit, inbound) is built in [`events`], which also completes status events into the CAMS
+//! status record as they are read.
 
 pub mod cache;
 pub mod crypto;
+pub mod events;
 mod receipts;
 mod records;
 pub mod sqlite;
-pub mod status;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -133,7 +133,7 @@ pub(super) fn events_after(c: &Connection, after: i64, limit: u32) -> Result<Vec
         "SELECT e.id, e.account_id, e.kind, e.message_id, e.payload, e.created_at, {} \
          FROM events e LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'status' \
          WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
-        crate::status::MESSAGE_COLS
+        crate::events::MESSAGE_COLS
     ))?;
     collect_events(stmt.query(params![after, limit])?)
 }
@@ -143,7 +143,7 @@ pub(super) fn message_events(c: &Connection, message_id: &str) -> Result<Vec<Eve
         "SELECT e.id, e.account_id, e.kind, e.message_id, e.payload, e.created_at, {} \
          FROM events e LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'status' \
          WHERE e.message_id = ?1 ORDER BY e.id",
-        crate::status::MESSAGE_COLS
+        crate::events::MESSAGE_COLS
     ))?;
     collect_events(stmt.query([message_id])?)
 }
@@ -152,12 +152,12 @@ pub(super) fn message_events(c: &Connection, message_id: &str) -> Result<Vec<Eve
 fn collect_events(rows: rusqlite::Rows<'_>) -> Result<Vec<EventRow>> {
     let rows = rows.mapped(|r| {
         let kind: String = r.get(2)?;
-        let message = crate::status::message_cols(r, 6)?;
+        let message = crate::events::message_cols(r, 6)?;
         Ok(EventRow {
             id: r.get(0)?,
             account_id: r.get(1)?,
             message_id: r.get(3)?,
-            payload: crate::status::complete(&kind, r.get(4)?, message.as_ref()),
+            payload: crate::events::complete(&kind, r.get(4)?, message.as_ref()),
             created_at: r.get(5)?,
             kind,
         })

@@ -322,14 +322,14 @@ fn claim(
                  JOIN events e ON e.id = d.event_id \
                  LEFT JOIN messages m ON m.id = e.message_id AND e.kind = 'status' \
                  WHERE d.endpoint_id = ?1 ORDER BY d.event_id LIMIT ?2",
-                crate::status::MESSAGE_COLS
+                crate::events::MESSAGE_COLS
             ))?
             .query_map(params![id, batch], |r| {
                 let kind: String = r.get(1)?;
-                let message = crate::status::message_cols(r, 3)?;
+                let message = crate::events::message_cols(r, 3)?;
                 Ok(PendingRecord {
                     event_id: r.get(0)?,
-                    payload: crate::status::complete(&kind, r.get(2)?, message.as_ref()),
+                    payload: crate::events::complete(&kind, r.get(2)?, message.as_ref()),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
