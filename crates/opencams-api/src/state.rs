@@ -32,13 +32,12 @@ impl Default for ApiConfig {
     }
 }
 
-/// What the provider webhook endpoint trusts.
+/// What the provider webhook endpoint trusts (the secrets webhooks are signed with are the
+/// ingest's).
 #[derive(Debug, Clone, Default)]
 pub struct WebhookConfig {
     /// The token Meta echoes in the GET handshake.
     pub verify_token: Option<String>,
-    /// App secrets besides the numbers' own (the built-in simulator's).
-    pub app_secrets: Vec<String>,
 }
 
 pub struct AppState {
@@ -51,9 +50,6 @@ pub struct AppState {
     pub spaces: TtlCache<String, Option<Space>>,
     /// Template versions by (space, code or name), parsed.
     pub templates: TtlCache<(String, String), Arc<[crate::send::TemplateVersion]>>,
-    /// Every number by Graph phone-number id, with the app secrets webhooks may be signed with:
-    /// read once per TTL instead of once per webhook POST.
-    pub webhook_numbers: TtlCache<(), Arc<crate::webhooks::WebhookNumbers>>,
     pub clock: Arc<dyn Clock>,
     pub principals: PrincipalCache,
     pub nonces: NonceCache,
@@ -61,6 +57,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     pub config: ApiConfig,
     pub webhooks: WebhookConfig,
+    /// Verifies, parses and applies provider webhook POSTs.
+    pub ingest: Arc<dyn crate::webhooks::WebhookIngest>,
     /// Where templates go for review.
     pub submitter: Arc<dyn crate::review::TemplateSubmitter>,
 }
