@@ -5,7 +5,7 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 use opencams_domain::{Clock, IdGenerator};
 use opencams_store::Store;
-use opencams_store::cache::{StoreCache, TtlCache};
+use opencams_store::cache::StoreCache;
 
 use crate::limits::RateLimiter;
 use crate::nonce::NonceCache;
@@ -31,13 +31,12 @@ impl Default for ApiConfig {
     }
 }
 
-/// What the provider webhook endpoint trusts.
+/// What the provider webhook endpoint trusts (the secrets webhooks are signed with are the
+/// ingest's).
 #[derive(Debug, Clone, Default)]
 pub struct WebhookConfig {
     /// The token Meta echoes in the GET handshake.
     pub verify_token: Option<String>,
-    /// App secrets besides the numbers' own (the built-in simulator's).
-    pub app_secrets: Vec<String>,
 }
 
 pub struct AppState {
@@ -47,9 +46,6 @@ pub struct AppState {
     /// Sender numbers, spaces and template versions, read through one cache shared with the
     /// dispatcher.
     pub cache: Arc<StoreCache>,
-    /// Every number by Graph phone-number id, with the app secrets webhooks may be signed with:
-    /// read once per TTL instead of once per webhook POST.
-    pub webhook_numbers: TtlCache<(), Arc<crate::webhooks::WebhookNumbers>>,
     pub clock: Arc<dyn Clock>,
     pub principals: PrincipalCache,
     pub nonces: NonceCache,
@@ -57,6 +53,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     pub config: ApiConfig,
     pub webhooks: WebhookConfig,
+    /// Verifies, parses and applies provider webhook POSTs.
+    pub ingest: Arc<dyn crate::webhooks::WebhookIngest>,
     /// Where templates go for review.
     pub submitter: Arc<dyn crate::review::TemplateSubmitter>,
 }

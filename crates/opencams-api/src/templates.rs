@@ -3,27 +3,22 @@
 
 use opencams_domain::template::{self, AuditStatus, Category, TemplateDraft};
 use opencams_protocol::{CamsError, Code, Params};
-use opencams_store::{NewEvent, Space, TemplateRow, TemplateWrite};
+use opencams_store::{NewEvent, Space, TemplateRow, TemplateWrite, events};
 use serde_json::{Value, json};
 
 use crate::context::{Ctx, internal};
 
 /// The ChatAppAudit record (cams-api.md §4.4) of a template language version's status.
 pub fn audit_event(w: &TemplateWrite, status: AuditStatus, reason: &str) -> NewEvent {
-    let payload = opencams_protocol::callbacks::audit(
+    events::audit_event(
+        w.account_id,
         &w.space_id,
         &w.code,
         &w.name,
         &w.language,
-        status.as_str(),
+        status,
         reason,
-    );
-    NewEvent {
-        account_id: w.account_id,
-        kind: opencams_domain::EventKind::Audit,
-        message_id: None,
-        payload: payload.to_string(),
-    }
+    )
 }
 
 /// The event for a status an existing row is about to get.

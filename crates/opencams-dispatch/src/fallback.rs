@@ -3,7 +3,7 @@
 //! the message fails. A delivered receipt before that cancels it; after the SMS went out it
 //! changes nothing. Rows are claimed with a lease, so one fires once even with several workers
 //! and across restarts. Every step (scheduled, cancelled, sent, delivered, failed) is a status
-//! event on the message.
+//! event on the message (built by `opencams_store::events::fallback_event`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

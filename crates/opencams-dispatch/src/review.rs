@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use opencams_domain::Clock;
 use opencams_domain::template::{self, AuditStatus, Category, TemplateDraft};
-use opencams_store::{NewEvent, Store, TemplateRow};
+use opencams_store::{NewEvent, Store, TemplateRow, events};
 use tokio_util::sync::CancellationToken;
 
 /// The simulator's verdict on a stored template.
@@ -40,20 +40,15 @@ pub fn decide(row: &TemplateRow) -> (AuditStatus, String) {
 
 /// The audit event of a decision.
 pub fn audit_event(row: &TemplateRow, status: AuditStatus, reason: &str) -> NewEvent {
-    let payload = opencams_protocol::callbacks::audit(
+    events::audit_event(
+        row.account_id,
         &row.space_id,
         &row.code,
         &row.name,
         &row.language,
-        status.as_str(),
+        status,
         reason,
-    );
-    NewEvent {
-        account_id: row.account_id,
-        kind: opencams_domain::EventKind::Audit,
-        message_id: None,
-        payload: payload.to_string(),
-    }
+    )
 }
 
 /// Decides every due review once; returns how many were decided.

@@ -1,19 +1,23 @@
-//! Event records: what the event log keeps of a change, and, for status events, the
-//! ChatAppStatus record (cams-api.md §4.2) they are read back as.
+//! Every event-log entry is built here: status changes (and the fallback steps, which are status
+//! events too), template review results (ChatAppAudit), and inbound messages (ChatAppInbound).
+//! The CAMS record formats themselves are `opencams_protocol::callbacks`'; this module decides
+//! what of them the log keeps.
 //!
-//! A record is mostly its message: ids, numbers, content type, template, TaskId, Tag and
-//! TrackingData, none of which changes once the message is accepted. A status event therefore
-//! stores only the facts of the change ([`StatusFacts`]: status, description, time, error,
-//! conversation) and is completed from its message row whenever it is read. That keeps an event
-//! at about a third of the full record's bytes, and a message's two or three status events were
-//! most of what the database wrote for it.
+//! Status events: a ChatAppStatus record (cams-api.md §4.2) is mostly its message: ids, numbers,
+//! content type, template, TaskId, Tag and TrackingData, none of which changes once the message
+//! is accepted. A status event therefore stores only the facts of the change ([`StatusFacts`]:
+//! status, description, time, error, conversation) and is completed from its message row
+//! whenever it is read. That keeps an event at about a third of the full record's bytes, and a
+//! message's two or three status events were most of what the database wrote for it.
 //!
 //! Events written before this form hold the full record (it starts with `MessageId`); they are
 //! read as they are.
 
-use opencams_protocol::callbacks::StatusRecord;
+use opencams_protocol::callbacks::{self, StatusRecord};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use opencams_domain::template::AuditStatus;
 use opencams_domain::{EventKind, MessageStatus, SendType};
 
 use crate::{MessageRow, NewEvent};
@@ -105,9 +109,10 @@ pub fn status_event_of(account_id: i64, message_id: &str, facts: &StatusFacts) -
     }
 }
 
-/// A fallback step (`FallbackScheduled`, `FallbackSent`, …) as a status event of `m`.
+/// A fallback step of `row` (`FallbackScheduled`, `FallbackSent`, …) as a status event, with
+/// its own description.
 pub fn fallback_event(
-    m: &MessageRow,
+    row: &MessageRow,
     status: &str,
     description: String,
     error: Option<(&str, &str)>,
@@ -115,7 +120,60 @@ pub fn fallback_event(
 ) -> NewEvent {
     let mut facts = StatusFacts::new(status, error, at);
     facts.status_description = description;
-    status_event(m, &facts)
+    status_event(row, &facts)
+}
+
+/// The ChatAppAudit event (cams-api.md §4.4) of a template language version of `account_id`
+/// getting `status` (`pass`, `fail`, …). `waba_id` is the WABA (or, for the simulator's reviews
+/// and the template actions, the space) the record names.
+pub fn audit_event(
+    account_id: i64,
+    waba_id: &str,
+    code: &str,
+    name: &str,
+    language: &str,
+    status: AuditStatus,
+    reason: &str,
+) -> NewEvent {
+    NewEvent {
+        account_id,
+        kind: EventKind::Audit,
+        message_id: None,
+        payload: callbacks::audit(waba_id, code, name, language, status.as_str(), reason)
+            .to_string(),
+    }
+}
+
+/// The ChatAppInbound event (cams-api.md §4.3) of the stored inbound message `row` (sent by
+/// `row.recipient` to the business number `row.sender`, provider id = the record's MessageId)
+/// on `waba_id`: `display_name` is the user's profile name, `cams_type` and `message` the CAMS
+/// `Type` and `Message`, `context` what it replies to.
+pub fn inbound_event(
+    row: &MessageRow,
+    waba_id: &str,
+    display_name: &str,
+    cams_type: &str,
+    message: &str,
+    context: Option<Value>,
+) -> NewEvent {
+    let record = callbacks::inbound(
+        row.provider_id.as_deref().unwrap_or(&row.id),
+        &row.space_id,
+        waba_id,
+        &row.recipient,
+        &row.sender,
+        row.created_at,
+        display_name,
+        cams_type,
+        message,
+        context,
+    );
+    NewEvent {
+        account_id: row.account_id,
+        kind: EventKind::Inbound,
+        message_id: Some(row.id.clone()),
+        payload: record.to_string(),
+    }
 }
 
 /// The events a freshly accepted message starts with: `Failed` when it was refused at
@@ -205,6 +263,59 @@ mod tests {
         );
         assert!(full.starts_with(r#"{"MessageId":"m1","From":"8613600000000","To":"8613900000000","Timestamp":1000,"Status":"Failed""#));
         assert!(full.contains(r#""Type":"TEMPLATE","TaskId":"m1","OriginPhoneNumber":"8613600000000","TemplateCode":"C1""#));
+    }
+
+    #[test]
+    fn fallback_audit_and_inbound_events() {
+        let f = fallback_event(&row(), "FallbackSent", "by SMS".into(), None, 9);
+        assert_eq!(
+            (f.kind.as_str(), f.message_id.as_deref(), f.account_id),
+            ("status", Some("m1"), 7)
+        );
+        assert_eq!(
+            f.payload,
+            r#"{"Status":"FallbackSent","StatusDescription":"by SMS","Timestamp":9}"#
+        );
+
+        let a = audit_event(7, "W1", "C1", "order", "en_US", AuditStatus::Fail, "why");
+        assert_eq!(
+            (a.kind.as_str(), a.message_id, a.account_id),
+            ("audit", None, 7)
+        );
+        assert_eq!(
+            a.payload,
+            callbacks::audit("W1", "C1", "order", "en_US", "fail", "why").to_string()
+        );
+
+        let inbound = MessageRow {
+            id: "i1".into(),
+            account_id: 7,
+            space_id: "S1".into(),
+            sender: "8613600000000".into(),
+            recipient: "4477".into(),
+            provider_id: Some("wamid.X".into()),
+            created_at: 5,
+            ..Default::default()
+        };
+        let ctx = serde_json::json!({"from": "8613600000000", "id": "wamid.P"});
+        let e = inbound_event(&inbound, "W1", "Ada", "TEXT", "hi", Some(ctx.clone()));
+        assert_eq!(
+            (e.kind.as_str(), e.message_id.as_deref(), e.account_id),
+            ("inbound", Some("i1"), 7)
+        );
+        let want = callbacks::inbound(
+            "wamid.X",
+            "S1",
+            "W1",
+            "4477",
+            "8613600000000",
+            5,
+            "Ada",
+            "TEXT",
+            "hi",
+            Some(ctx),
+        );
+        assert_eq!(e.payload, want.to_string());
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! Outgoing webhooks: the envelopes of whatsapp-cloud-api.md §3.4/§3.6/§3.7, Meta's wire form
 //! (non-ASCII as `\uXXXX` escapes), the `X-Hub-Signature-256` HMAC over those exact bytes, one
-//! HTTP attempt, and the compressed retry schedule.
+//! HTTP attempt, and the compressed retry schedule. The HMAC is `opencams_protocol::hmac_sha256`'s,
+//! the same that checks webhooks in.
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
+use opencams_protocol::hmac_sha256;
 use serde::Serialize;
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use super::config::SimNumber;
 use super::errors::webhook_error;
@@ -33,13 +33,7 @@ pub fn escape_non_ascii(json_text: &str) -> String {
 
 /// `sha256=<hex>` of HMAC-SHA256(app_secret, body).
 pub fn sign(app_secret: &str, body: &[u8]) -> String {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    hmac_sha256::sign_header(app_secret, &[body])
 }
 
 /// Delay before attempt `next_attempt` (2, 3, …): 200 ms doubling, capped at 10 s.

@@ -1,5 +1,6 @@
 //! `opencams serve`: bind, bootstrap an empty database, serve until SIGINT/SIGTERM, then stop
-//! accepting, finish in-flight requests, flush and close the database.
+//! accepting, finish in-flight requests, flush and close the database. It wires the parts,
+//! among them the API's webhook edge to the dispatch ingest (`WebhookIngest`, a local wrapper).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use opencams_api::nonce::{self, NonceCache};
 use opencams_api::principal::PrincipalCache;
 use opencams_api::{ApiConfig, AppState, WebhookConfig};
 use opencams_domain::{Clock, IdGenerator, SystemClock};
-use opencams_store::cache::{STORE_CACHE_TTL, StoreCache, TtlCache};
+use opencams_store::cache::{STORE_CACHE_TTL, StoreCache};
 use opencams_store::{NewKey, NewNumber, Store};
 use tokio_util::sync::CancellationToken;
 
@@ -85,8 +86,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         store: store.clone(),
         ids: IdGenerator::new(process_id_prefix()),
         cache: Arc::new(StoreCache::new(store.clone(), STORE_CACHE_TTL)),
-        webhook_numbers: TtlCache::new(std::time::Duration::from_secs(1)),
-        clock,
+        clock: clock.clone(),
         principals: PrincipalCache::default(),
         nonces,
         limiter: Arc::new(LocalRateLimiter::default()),
@@ -104,8 +104,13 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         }),
         webhooks: WebhookConfig {
             verify_token: args.webhook_verify_token.clone(),
-            app_secrets: vec![sim_secret.clone()],
         },
+        ingest: Arc::new(WebhookIngest(opencams_dispatch::ingest::Ingest::new(
+            store.clone(),
+            clock,
+            IdGenerator::new(process_id_prefix()),
+            vec![sim_secret.clone()],
+        ))),
     });
 
     let stop = CancellationToken::new();
@@ -206,6 +211,28 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
 }
 
 /// A random 32-bit prefix for this process's ids (std's hasher keys are random per process).
+/// The API's webhook edge served by the dispatch ingest.
+struct WebhookIngest(opencams_dispatch::ingest::Ingest);
+
+#[async_trait::async_trait]
+impl opencams_api::webhooks::WebhookIngest for WebhookIngest {
+    async fn receive(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> opencams_api::webhooks::IngestAnswer {
+        use opencams_api::webhooks::IngestAnswer as A;
+        use opencams_dispatch::ingest::IngestOutcome as O;
+        match self.0.receive(signature, body).await {
+            O::Ok { templates_changed } => A::Ok { templates_changed },
+            O::MissingSignature => A::MissingSignature,
+            O::BadSignature => A::BadSignature,
+            O::Malformed(reason) => A::Malformed(reason),
+            O::Unavailable => A::Unavailable,
+        }
+    }
+}
+
 fn process_id_prefix() -> u32 {
     use std::hash::BuildHasher;
     std::collections::hash_map::RandomState::new().hash_one(std::process::id()) as u32

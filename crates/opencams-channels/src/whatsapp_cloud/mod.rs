@@ -1,13 +1,15 @@
 //! The `whatsapp-cloud` channel: Meta's Graph API (`POST /{version}/{phone-number-id}/messages`)
 //! over reqwest with rustls, and the mapping of its answers to `Sent` / `SendError` using Meta's
 //! retry guidance (whatsapp-cloud-api.md §2.3, §4.8). Every exchange is logged with the token
-//! redacted.
+//! redacted. Meta's webhooks in, verified and parsed into typed events, are [`webhooks`]'.
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::channel::{Channel, NumberConfig, SendError, Sent};
+
+pub mod webhooks;
 
 pub const DEFAULT_API_BASE: &str = "https://graph.facebook.com";
 pub const DEFAULT_API_VERSION: &str = "v23.0";
