@@ -68,36 +68,38 @@ impl StatusRecord {
     }
 }
 
-/// ChatAppInbound (§4.3): a message from an end user. `message` is the text for TEXT, else the
-/// JSON text of the content.
-#[allow(clippy::too_many_arguments)]
-pub fn inbound(
-    message_id: &str,
-    space_id: &str,
-    waba_id: &str,
-    from: &str,
-    to: &str,
-    timestamp_ms: i64,
-    display_name: &str,
-    kind: &str,
-    message: &str,
-    context: Option<Value>,
-) -> Value {
-    let mut v = json!({
-        "MessageId": message_id,
-        "CustSpaceId": space_id,
-        "WabaId": waba_id,
-        "From": from,
-        "To": to,
-        "Timestamp": timestamp_ms,
-        "DisplayName": display_name,
-        "Name": display_name,
-        "Type": kind,
-        "Message": message,
-        "NoticeType": "inbound",
-    });
-    if let Some(c) = context {
-        v["Context"] = c;
+/// ChatAppInbound (§4.3): a message from an end user, serialized in CAMS's field order.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InboundRecord<'a> {
+    /// The provider's message id (wamid).
+    pub message_id: &'a str,
+    pub cust_space_id: &'a str,
+    pub waba_id: &'a str,
+    /// The end user.
+    pub from: &'a str,
+    /// The business number.
+    pub to: &'a str,
+    /// Epoch milliseconds.
+    pub timestamp: i64,
+    /// The user's profile name (also sent as `Name`).
+    pub display_name: &'a str,
+    pub name: &'a str,
+    /// `TEXT`, `IMAGE`, …, `REPLY`, `SYSTEM`.
+    #[serde(rename = "Type")]
+    pub kind: &'a str,
+    /// The text for TEXT, else the JSON text of the content.
+    pub message: &'a str,
+    /// Always `inbound`.
+    pub notice_type: &'a str,
+    /// What the message replies to (`{"from", "id"}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<Value>,
+}
+
+impl InboundRecord<'_> {
+    pub fn to_json_string(&self) -> String {
+        // strings, numbers and a JSON value: serializing cannot fail
+        serde_json::to_string(self).unwrap_or_default()
     }
-    v
 }

@@ -156,23 +156,25 @@ pub fn inbound_event(
     message: &str,
     context: Option<Value>,
 ) -> NewEvent {
-    let record = callbacks::inbound(
-        row.provider_id.as_deref().unwrap_or(&row.id),
-        &row.space_id,
+    let record = callbacks::InboundRecord {
+        message_id: row.provider_id.as_deref().unwrap_or(&row.id),
+        cust_space_id: &row.space_id,
         waba_id,
-        &row.recipient,
-        &row.sender,
-        row.created_at,
+        from: &row.recipient,
+        to: &row.sender,
+        timestamp: row.created_at,
         display_name,
-        cams_type,
+        name: display_name,
+        kind: cams_type,
         message,
+        notice_type: "inbound",
         context,
-    );
+    };
     NewEvent {
         account_id: row.account_id,
         kind: EventKind::Inbound,
         message_id: Some(row.id.clone()),
-        payload: record.to_string(),
+        payload: record.to_json_string(),
     }
 }
 
@@ -303,19 +305,11 @@ mod tests {
             (e.kind.as_str(), e.message_id.as_deref(), e.account_id),
             ("inbound", Some("i1"), 7)
         );
-        let want = callbacks::inbound(
-            "wamid.X",
-            "S1",
-            "W1",
-            "4477",
-            "8613600000000",
-            5,
-            "Ada",
-            "TEXT",
-            "hi",
-            Some(ctx),
+        assert_eq!(
+            e.payload,
+            r#"{"MessageId":"wamid.X","CustSpaceId":"S1","WabaId":"W1","From":"4477","To":"8613600000000","Timestamp":5,"DisplayName":"Ada","Name":"Ada","Type":"TEXT","Message":"hi","NoticeType":"inbound","Context":{"from":"8613600000000","id":"wamid.P"}}"#
         );
-        assert_eq!(e.payload, want.to_string());
+        let _ = ctx;
     }
 
     #[test]
