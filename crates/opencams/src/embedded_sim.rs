@@ -10,9 +10,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use opencams_channels::ids::{simulated_phone_number_id, simulated_waba_id};
-use opencams_channels::simulator::{NumberDirectory, SimNumber, SimTemplate, TemplateDirectory};
-use opencams_domain::template::{self, ButtonType, ComponentType};
+use opencams_channels::ids::simulated_phone_number_id;
+use opencams_channels::simulator::{
+    NumberDirectory, SimNumber, SimTemplate, TemplateDirectory, sim_template,
+};
+use opencams_domain::template::{self, AuditStatus, Category};
 use opencams_store::Store;
 use opencams_store::cache::TtlCache;
 
@@ -60,13 +62,9 @@ impl NumberDirectory for StoreNumbers {
         }
         let phone = phone_number_id.strip_prefix('1')?;
         let n = self.store.number(phone).await.ok()?;
-        let found = n.filter(|n| n.channel == "simulator").map(|n| SimNumber {
-            phone_number_id: phone_number_id.to_string(),
-            display_phone_number: n.phone.clone(),
-            waba_id: simulated_waba_id(&n.space_id),
-            access_token: self.token.clone(),
-            throughput_mps: n.throughput_mps,
-        });
+        let found = n
+            .filter(|n| n.channel == "simulator")
+            .map(|n| SimNumber::simulated(&n.phone, &n.space_id, &self.token, n.throughput_mps));
         self.cache.put(phone_number_id.to_string(), found.clone());
         found
     }
@@ -79,13 +77,7 @@ impl NumberDirectory for StoreNumbers {
         let list = self.store.list_numbers(filter).await.unwrap_or_default();
         list.into_iter()
             .filter(|n| n.channel == "simulator")
-            .map(|n| SimNumber {
-                phone_number_id: simulated_phone_number_id(&n.phone),
-                display_phone_number: n.phone.clone(),
-                waba_id: waba_id.to_string(),
-                access_token: self.token.clone(),
-                throughput_mps: n.throughput_mps,
-            })
+            .map(|n| SimNumber::simulated(&n.phone, &n.space_id, &self.token, n.throughput_mps))
             .collect()
     }
 }
@@ -120,54 +112,16 @@ impl StoreTemplates {
     fn sim_template(rows: Vec<opencams_store::TemplateRow>, language: &str) -> Option<SimTemplate> {
         let row = rows.into_iter().find(|r| r.language == language)?;
         let components = template::parse_components(&row.components).ok()?;
-        let vars = template::variables(&components);
-        let header = components.iter().find(|c| c.kind == ComponentType::Header);
-        let body_text = components
-            .iter()
-            .find(|c| c.kind == ComponentType::Body)
-            .and_then(|c| c.text.clone());
-        let mut button_params = Vec::new();
-        let buttons = components
-            .iter()
-            .filter(|c| c.kind == ComponentType::Buttons)
-            .flat_map(|c| &c.buttons);
-        for (i, b) in buttons.enumerate() {
-            let sub = match b.kind {
-                ButtonType::Url if b.url.as_deref().is_some_and(|u| u.contains("{{")) => "url",
-                ButtonType::OneTap => "url",
-                ButtonType::CopyCode if row.category == "AUTHENTICATION" => "url",
-                ButtonType::CopyCode => "copy_code",
-                ButtonType::Mpm => "mpm",
-                ButtonType::Catalog => "catalog",
-                _ => continue,
-            };
-            button_params.push((i, sub.to_string()));
-        }
-        let mut body_params = vars.body.clone();
-        if row.category == "AUTHENTICATION" {
-            body_params = vec!["1".into()];
-        }
-        let status = match row.audit_status.as_str() {
-            "pass" => "APPROVED",
-            "fail" => "REJECTED",
-            "paused" => "PAUSED",
-            "disabled" => "DISABLED",
-            _ => "PENDING",
-        };
-        Some(SimTemplate {
-            name: row.name,
-            language: row.language,
-            status: status.into(),
-            category: row.category,
-            body_params,
-            header_param: vars.header.clone(),
-            header_format: header
-                .and_then(|h| h.format)
-                .map(|f| f.as_str().to_string())
-                .or(header.map(|_| "TEXT".into())),
-            button_params,
-            body_text,
-        })
+        // the store only holds categories the API parsed
+        let category = Category::parse(&row.category).ok()?;
+        let status = AuditStatus::parse(&row.audit_status).unwrap_or(AuditStatus::Auditing);
+        Some(sim_template(
+            &row.name,
+            &row.language,
+            category,
+            &components,
+            status,
+        ))
     }
 }
 
@@ -424,8 +378,11 @@ async fn inbound(
     }
 }
 
-/// Submits templates of spaces that have a `whatsapp-cloud` number to that WABA (Meta reviews);
-/// other spaces are reviewed by the built-in simulator.
+/// Submits templates of spaces that have a `whatsapp-cloud` number to that WABA (Meta reviews;
+/// the exchange is the `whatsapp-cloud` adapter's [`submit_template`]); other spaces are reviewed
+/// by the built-in simulator.
+///
+/// [`submit_template`]: opencams_channels::whatsapp_cloud::WhatsAppCloud::submit_template
 pub struct CloudSubmitter {
     pub store: Arc<dyn Store>,
     pub cloud: opencams_channels::whatsapp_cloud::WhatsAppCloud,
@@ -440,7 +397,7 @@ impl opencams_api::review::TemplateSubmitter for CloudSubmitter {
         existing: Option<&str>,
     ) -> Result<opencams_api::review::Submitted, opencams_protocol::CamsError> {
         use opencams_api::review::Submitted;
-        use opencams_channels::whatsapp_cloud::{DEFAULT_API_BASE, DEFAULT_API_VERSION};
+        use opencams_channels::whatsapp_cloud::WabaConfig;
         let filter = opencams_store::NumberFilter {
             space_id: Some(space_id.to_string()),
             ..Default::default()
@@ -450,46 +407,28 @@ impl opencams_api::review::TemplateSubmitter for CloudSubmitter {
             .list_numbers(filter)
             .await
             .map_err(opencams_api::context::internal)?;
-        let cloud = numbers.iter().find_map(|n| {
+        let waba = numbers.iter().find_map(|n| {
             let c = n.cloud.as_ref()?;
-            let config = opencams_channels::NumberConfig {
-                phone_number_id: c.phone_number_id.clone(),
-                access_token: c.access_token.as_ref()?.expose().to_string(),
-                api_base: c
-                    .api_base
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_API_BASE.into()),
-                api_version: c
-                    .api_version
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_API_VERSION.into()),
-            };
-            Some((config, c.waba_id.clone()))
+            Some(WabaConfig::new(
+                &c.waba_id,
+                c.access_token.as_ref()?.expose(),
+                c.api_base.as_deref(),
+                c.api_version.as_deref(),
+            ))
         });
-        let Some((config, waba)) = cloud else {
+        let Some(waba) = waba else {
             return Ok(Submitted::BySimulator);
         };
-        let body = template::to_meta_create(draft);
-        let refused = |e: opencams_channels::SendError| {
-            opencams_protocol::CamsError::new(
-                opencams_protocol::Code::CreateError,
-                format!("Meta refused the template ({}): {}", e.code, e.description),
-            )
-        };
-        match existing {
-            Some(id) => {
-                self.cloud
-                    .edit_template(&config, id, &body)
-                    .await
-                    .map_err(refused)?;
-                Ok(Submitted::ToProvider(id.to_string()))
-            }
-            None => Ok(Submitted::ToProvider(
-                self.cloud
-                    .create_template(&config, &waba, &body)
-                    .await
-                    .map_err(refused)?,
-            )),
-        }
+        let id = self
+            .cloud
+            .submit_template(&waba, draft, existing)
+            .await
+            .map_err(|e| {
+                opencams_protocol::CamsError::new(
+                    opencams_protocol::Code::CreateError,
+                    e.to_string(),
+                )
+            })?;
+        Ok(Submitted::ToProvider(id))
     }
 }

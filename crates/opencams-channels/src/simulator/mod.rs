@@ -31,6 +31,7 @@
 //! `messaging_limit`) pick their victims by a hash of the wamid, so runs are reproducible.
 
 mod config;
+mod directory;
 mod errors;
 mod faults;
 mod fields;
@@ -61,6 +62,7 @@ pub use config::{
     NumberDirectory, SimConfig, SimNumber, SimTemplate, StaticNumbers, TemplateDirectory,
     WebhookSink,
 };
+pub use directory::{sim_status, sim_template};
 pub use errors::{GraphError, SimError};
 pub use faults::{Fault, FaultKind};
 pub use ids::bsuid;
