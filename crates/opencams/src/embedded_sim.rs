@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use opencams_channels::ids::simulated_phone_number_id;
 use opencams_channels::simulator::{
-    NumberDirectory, SimNumber, SimTemplate, TemplateDirectory, sim_template,
+    InProcessGraph, NumberDirectory, SimNumber, SimTemplate, TemplateDirectory, sim_template,
 };
 use opencams_domain::template::{self, AuditStatus, Category};
 use opencams_store::Store;
@@ -189,51 +189,6 @@ pub fn start(
     sim
 }
 
-/// Sends to the built-in simulator without a socket: the Graph request the `whatsapp-cloud`
-/// adapter makes (API version, phone number id, bearer token, JSON body) is handed to the
-/// simulator in this process, which checks and answers it as its `POST
-/// /{version}/{phone_number_id}/messages` route does, and the answer (status and JSON body) is
-/// mapped by the adapter's own [`send_answer`]. The loopback TCP round trip and two HTTP/1
-/// codecs were about a tenth of the e2e profile; going through the simulator's router in
-/// process, with the body encoded and decoded on both legs, was another few per cent. Real
-/// Cloud numbers (and the tests' standalone simulator) still go over HTTP.
-///
-/// [`send_answer`]: opencams_channels::whatsapp_cloud::send_answer
-pub struct InProcessGraph {
-    sim: Arc<opencams_channels::simulator::Simulator>,
-}
-
-#[async_trait]
-impl opencams_channels::Channel for InProcessGraph {
-    async fn send(
-        &self,
-        number: &opencams_channels::NumberConfig,
-        payload: &serde_json::Value,
-    ) -> Result<opencams_channels::Sent, opencams_channels::SendError> {
-        use opencams_channels::whatsapp_cloud::send_answer;
-        let answer = self
-            .sim
-            .send_in_process(
-                &number.api_version,
-                &number.phone_number_id,
-                &number.access_token,
-                payload.clone(),
-            )
-            .await;
-        match answer {
-            Ok(body) => {
-                tracing::debug!(status = 200, response = %body, "built-in simulator exchange");
-                send_answer(200, &body)
-            }
-            Err(e) => {
-                let (status, body) = (e.status(), e.body());
-                tracing::debug!(status, response = %body, "built-in simulator exchange");
-                send_answer(status, &body)
-            }
-        }
-    }
-}
-
 /// Hands the built-in simulator's signed webhooks to this server's own `/webhooks/whatsapp`
 /// handler in process: the same body, the same `X-Hub-Signature-256` check, the same answer, without
 /// a loopback socket. It holds the server state weakly, so it never keeps a stopping server alive.
@@ -277,8 +232,7 @@ pub fn dispatcher(
     use opencams_channels::whatsapp_cloud::{DEFAULT_API_BASE, DEFAULT_API_VERSION, WhatsAppCloud};
     let cloud: Arc<dyn opencams_channels::Channel> =
         Arc::new(WhatsAppCloud::new(std::time::Duration::from_secs(15))?);
-    let embedded: Arc<dyn opencams_channels::Channel> =
-        Arc::new(InProcessGraph { sim: sim.clone() });
+    let embedded: Arc<dyn opencams_channels::Channel> = Arc::new(InProcessGraph::new(sim.clone()));
     // the in-process channel ignores the base; it names the simulator in logs
     let sim_base = format!("in-process:{MOUNT}");
     let token = token.to_string();
@@ -324,58 +278,9 @@ pub fn dispatcher(
     ))
 }
 
-#[derive(Clone)]
-struct Admin {
-    sim: Arc<opencams_channels::simulator::Simulator>,
-    token: String,
-}
-
 /// The simulator's Graph routes and the admin route `opencams simulate` uses.
 pub fn routes(sim: &Arc<opencams_channels::simulator::Simulator>, token: &str) -> axum::Router {
-    use axum::routing::post;
-    let admin = Admin {
-        sim: sim.clone(),
-        token: token.to_string(),
-    };
-    axum::Router::new()
-        .route("/simulator/inbound", post(inbound))
-        .with_state(admin)
-        .nest(MOUNT, sim.router())
-}
-
-/// `POST /simulator/inbound` `{"from", "to", "name", "message"}` with the simulator's token.
-async fn inbound(
-    axum::extract::State(admin): axum::extract::State<Admin>,
-    headers: axum::http::HeaderMap,
-    axum::Json(req): axum::Json<serde_json::Value>,
-) -> axum::response::Response {
-    use axum::http::StatusCode;
-    use axum::response::IntoResponse;
-    use subtle::ConstantTimeEq;
-    let given = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !bool::from(given.as_bytes().ct_eq(admin.token.as_bytes())) {
-        return (StatusCode::UNAUTHORIZED, "bad simulator token").into_response();
-    }
-    let (Some(from), Some(to)) = (req["from"].as_str(), req["to"].as_str()) else {
-        return (StatusCode::BAD_REQUEST, "from and to are required").into_response();
-    };
-    let message = req
-        .get("message")
-        .cloned()
-        .unwrap_or_else(|| serde_json::json!({"type": "text", "text": {"body": "hello"}}));
-    let name = req["name"].as_str().unwrap_or("Simulated User");
-    match admin
-        .sim
-        .inject_inbound(&simulated_phone_number_id(to), from, name, message)
-        .await
-    {
-        Ok(wamid) => axum::Json(serde_json::json!({"MessageId": wamid})).into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
-    }
+    opencams_channels::simulator::admin_router(sim, token).nest(MOUNT, sim.router())
 }
 
 /// Submits templates of spaces that have a `whatsapp-cloud` number to that WABA (Meta reviews;
