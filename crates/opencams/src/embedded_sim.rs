@@ -228,6 +228,7 @@ pub fn dispatcher(
     token: &str,
     sim: &Arc<opencams_channels::simulator::Simulator>,
     config: opencams_dispatch::worker::DispatchConfig,
+    owner: String,
 ) -> anyhow::Result<Arc<opencams_dispatch::worker::Dispatcher>> {
     use opencams_channels::whatsapp_cloud::{DEFAULT_API_BASE, DEFAULT_API_VERSION, WhatsAppCloud};
     let cloud: Arc<dyn opencams_channels::Channel> =
@@ -264,11 +265,6 @@ pub fn dispatcher(
             }),
         }),
     };
-    let owner = format!(
-        "{}-{}",
-        std::process::id(),
-        opencams_protocol::envelope::nonce()
-    );
     Ok(opencams_dispatch::worker::Dispatcher::new(
         store,
         clock,
