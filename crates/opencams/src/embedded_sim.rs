@@ -1,10 +1,15 @@
-//! The built-in Cloud API simulator as `opencams serve` runs it: mounted under
-//! `/simulator/graph` on the same server, fed by the store (opencams's `simulator` numbers and
-//! templates). Inside the server, sends and webhooks skip the loopback socket but not the
-//! protocol: the dispatcher hands the `whatsapp-cloud` adapter's Graph request to the
-//! simulator's router ([`InProcessGraph`]), and the simulator hands its signed webhook bodies to
-//! the `/webhooks/whatsapp` handler ([`InProcessWebhooks`]), which checks the signature as for
-//! Meta. Over HTTP the simulator answers anyone else (`opencams simulate`, curl, SDKs).
+//! Wiring of the built-in Cloud API simulator into `opencams serve`: it is mounted under
+//! `/simulator/graph` on the same server and fed by the store (opencams's `simulator` numbers and
+//! templates). What is here only reads the store, settings and files and hands them on; the
+//! formats live in `opencams-channels`: the store-backed [`StoreNumbers`] and [`StoreTemplates`]
+//! call the simulator's mappings (`SimNumber::simulated`, `sim_template`), [`CloudSubmitter`]
+//! calls the `whatsapp-cloud` adapter's template submission, and [`routes`] mounts the
+//! simulator's Graph routes and its `/simulator/inbound` admin route. Inside the server, sends
+//! and webhooks skip the loopback socket but not the protocol: the dispatcher hands the
+//! `whatsapp-cloud` adapter's Graph request to the simulator ([`InProcessGraph`]), and the
+//! simulator hands its signed webhook bodies to the `/webhooks/whatsapp` handler
+//! ([`InProcessWebhooks`]), which checks the signature as for Meta. Over HTTP the simulator
+//! answers anyone else (`opencams simulate`, curl, SDKs).
 
 use std::path::Path;
 use std::sync::Arc;
