@@ -45,6 +45,7 @@ pub fn start(
     args: &CallbackArgs,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    owner: String,
     stop: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let timeout = Duration::from_millis(args.callback_timeout_ms.clamp(100, 60_000));
@@ -58,7 +59,6 @@ pub fn start(
         allow_private: args.allow_private_callbacks,
         ..Default::default()
     };
-    let owner = format!("callbacks-{}", std::process::id());
     let worker = CallbackWorker::new(store, clock, config, owner)?;
     Ok(tokio::spawn(worker.run(stop)))
 }

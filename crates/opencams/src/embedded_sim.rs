@@ -1,20 +1,27 @@
-//! The built-in Cloud API simulator as `opencams serve` runs it: mounted under
-//! `/simulator/graph` on the same server, fed by the store (opencams's `simulator` numbers and
-//! templates). Inside the server, sends and webhooks skip the loopback socket but not the
-//! protocol: the dispatcher hands the `whatsapp-cloud` adapter's Graph request to the
-//! simulator's router ([`InProcessGraph`]), and the simulator hands its signed webhook bodies to
-//! the `/webhooks/whatsapp` handler ([`InProcessWebhooks`]), which checks the signature as for
-//! Meta. Over HTTP the simulator answers anyone else (`opencams simulate`, curl, SDKs).
+//! Wiring of the built-in Cloud API simulator into `opencams serve`: it is mounted under
+//! `/simulator/graph` on the same server and fed by the store (opencams's `simulator` numbers and
+//! templates). What is here only reads the store, settings and files and hands them on; the
+//! formats live in `opencams-channels`: the store-backed [`StoreNumbers`] and [`StoreTemplates`]
+//! call the simulator's mappings (`SimNumber::simulated`, `sim_template`), [`CloudSubmitter`]
+//! calls the `whatsapp-cloud` adapter's template submission, and [`routes`] mounts the
+//! simulator's Graph routes and its `/simulator/inbound` admin route. Inside the server, sends
+//! and webhooks skip the loopback socket but not the protocol: the dispatcher hands the
+//! `whatsapp-cloud` adapter's Graph request to the simulator ([`InProcessGraph`]), and the
+//! simulator hands its signed webhook bodies to the `/webhooks/whatsapp` handler
+//! ([`InProcessWebhooks`]), which checks the signature as for Meta. Over HTTP the simulator
+//! answers anyone else (`opencams simulate`, curl, SDKs).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use opencams_channels::ids::{simulated_phone_number_id, simulated_waba_id};
-use opencams_channels::simulator::{NumberDirectory, SimNumber, SimTemplate, TemplateDirectory};
-use opencams_domain::template::{self, ButtonType, ComponentType};
+use opencams_channels::ids::simulated_phone_number_id;
+use opencams_channels::simulator::{
+    InProcessGraph, NumberDirectory, SimNumber, SimTemplate, TemplateDirectory, sim_template,
+};
+use opencams_domain::template;
 use opencams_store::Store;
-use opencams_store::cache::TtlCache;
+use opencams_store::cache::{StoreCache, TemplateVersions};
 
 /// Where the simulator is mounted.
 pub const MOUNT: &str = "/simulator/graph";
@@ -41,34 +48,20 @@ pub fn load_or_create_token(data_dir: &Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
-/// How long the simulator trusts what it read of opencams's numbers and templates (it looks
-/// them up on every send; a change made by the CLI reaches it within this).
-const DIRECTORY_TTL: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// opencams's `simulator` numbers, as the simulator sees them.
+/// opencams's `simulator` numbers, as the simulator sees them: read through the shared store
+/// cache (the simulator looks a number up on every send).
 pub struct StoreNumbers {
-    pub store: Arc<dyn Store>,
+    pub cache: Arc<StoreCache>,
     pub token: String,
-    pub cache: TtlCache<String, Option<SimNumber>>,
 }
 
 #[async_trait]
 impl NumberDirectory for StoreNumbers {
     async fn lookup(&self, phone_number_id: &str) -> Option<SimNumber> {
-        if let Some(hit) = self.cache.get(&phone_number_id.to_string()) {
-            return hit;
-        }
         let phone = phone_number_id.strip_prefix('1')?;
-        let n = self.store.number(phone).await.ok()?;
-        let found = n.filter(|n| n.channel == "simulator").map(|n| SimNumber {
-            phone_number_id: phone_number_id.to_string(),
-            display_phone_number: n.phone.clone(),
-            waba_id: simulated_waba_id(&n.space_id),
-            access_token: self.token.clone(),
-            throughput_mps: n.throughput_mps,
-        });
-        self.cache.put(phone_number_id.to_string(), found.clone());
-        found
+        let n = self.cache.number(phone).await.ok()?;
+        n.filter(|n| n.channel == "simulator")
+            .map(|n| SimNumber::simulated(&n.phone, &n.space_id, &self.token, n.throughput_mps))
     }
 
     async fn waba_numbers(&self, waba_id: &str) -> Vec<SimNumber> {
@@ -76,98 +69,64 @@ impl NumberDirectory for StoreNumbers {
             space_id: Some(waba_id.to_string()),
             ..Default::default()
         };
-        let list = self.store.list_numbers(filter).await.unwrap_or_default();
+        let list = self
+            .cache
+            .store()
+            .list_numbers(filter)
+            .await
+            .unwrap_or_default();
         list.into_iter()
             .filter(|n| n.channel == "simulator")
-            .map(|n| SimNumber {
-                phone_number_id: simulated_phone_number_id(&n.phone),
-                display_phone_number: n.phone.clone(),
-                waba_id: waba_id.to_string(),
-                access_token: self.token.clone(),
-                throughput_mps: n.throughput_mps,
-            })
+            .map(|n| SimNumber::simulated(&n.phone, &n.space_id, &self.token, n.throughput_mps))
             .collect()
     }
 }
 
-/// opencams's templates, as the simulator checks template sends against them.
+/// opencams's templates, as the simulator checks template sends against them: the versions are
+/// read through the shared store cache, and the simulator's view of each is derived once per
+/// version read (kept beside the version it was derived from, so it is never staler than it).
 pub struct StoreTemplates {
-    pub store: Arc<dyn Store>,
-    pub cache: TtlCache<(String, String, String), Option<SimTemplate>>,
+    pub cache: Arc<StoreCache>,
+    /// The derived views, by the versions (the cache's `Arc`) they were derived from.
+    views: std::sync::Mutex<Vec<(TemplateVersions, usize, Option<SimTemplate>)>>,
+}
+
+impl StoreTemplates {
+    pub fn new(cache: Arc<StoreCache>) -> Self {
+        Self {
+            cache,
+            views: std::sync::Mutex::new(Vec::new()),
+        }
+    }
 }
 
 #[async_trait]
 impl TemplateDirectory for StoreTemplates {
     async fn lookup(&self, waba_id: &str, name: &str, language: &str) -> Option<SimTemplate> {
-        let key = (waba_id.to_string(), name.to_string(), language.to_string());
-        if let Some(hit) = self.cache.get(&key) {
-            return hit;
+        let versions = self.cache.templates_by_name(waba_id, name).await.ok()?;
+        let at = versions.iter().position(|v| v.row.language == language)?;
+        if let Ok(views) = self.views.lock()
+            && let Some((_, _, view)) = views
+                .iter()
+                .find(|(v, i, _)| Arc::ptr_eq(v, &versions) && *i == at)
+        {
+            return view.clone();
         }
-        let found = self.read(waba_id, name, language).await?;
-        self.cache.put(key, found.clone());
-        found
-    }
-}
-
-impl StoreTemplates {
-    /// `None` when the store cannot be read (not cached); `Some(None)` when there is no such
-    /// template.
-    async fn read(&self, waba_id: &str, name: &str, language: &str) -> Option<Option<SimTemplate>> {
-        let rows = self.store.templates_by_name(waba_id, name).await.ok()?;
-        Some(Self::sim_template(rows, language))
-    }
-
-    fn sim_template(rows: Vec<opencams_store::TemplateRow>, language: &str) -> Option<SimTemplate> {
-        let row = rows.into_iter().find(|r| r.language == language)?;
-        let components = template::parse_components(&row.components).ok()?;
-        let vars = template::variables(&components);
-        let header = components.iter().find(|c| c.kind == ComponentType::Header);
-        let body_text = components
-            .iter()
-            .find(|c| c.kind == ComponentType::Body)
-            .and_then(|c| c.text.clone());
-        let mut button_params = Vec::new();
-        let buttons = components
-            .iter()
-            .filter(|c| c.kind == ComponentType::Buttons)
-            .flat_map(|c| &c.buttons);
-        for (i, b) in buttons.enumerate() {
-            let sub = match b.kind {
-                ButtonType::Url if b.url.as_deref().is_some_and(|u| u.contains("{{")) => "url",
-                ButtonType::OneTap => "url",
-                ButtonType::CopyCode if row.category == "AUTHENTICATION" => "url",
-                ButtonType::CopyCode => "copy_code",
-                ButtonType::Mpm => "mpm",
-                ButtonType::Catalog => "catalog",
-                _ => continue,
-            };
-            button_params.push((i, sub.to_string()));
+        let view = versions[at].parsed.as_ref().ok().map(|t| {
+            sim_template(
+                &t.row.name,
+                &t.row.language,
+                t.category,
+                &t.components,
+                t.row.audit_status,
+            )
+        });
+        if let Ok(mut views) = self.views.lock() {
+            // views of versions the cache has let go of are dropped with them
+            views.retain(|(v, _, _)| Arc::strong_count(v) > 1);
+            views.push((versions, at, view.clone()));
         }
-        let mut body_params = vars.body.clone();
-        if row.category == "AUTHENTICATION" {
-            body_params = vec!["1".into()];
-        }
-        let status = match row.audit_status.as_str() {
-            "pass" => "APPROVED",
-            "fail" => "REJECTED",
-            "paused" => "PAUSED",
-            "disabled" => "DISABLED",
-            _ => "PENDING",
-        };
-        Some(SimTemplate {
-            name: row.name,
-            language: row.language,
-            status: status.into(),
-            category: row.category,
-            body_params,
-            header_param: vars.header.clone(),
-            header_format: header
-                .and_then(|h| h.format)
-                .map(|f| f.as_str().to_string())
-                .or(header.map(|_| "TEXT".into())),
-            button_params,
-            body_text,
-        })
+        view
     }
 }
 
@@ -198,7 +157,7 @@ pub struct SimArgs {
 /// Builds and starts the embedded simulator.
 pub fn start(
     args: &SimArgs,
-    store: Arc<dyn Store>,
+    cache: Arc<StoreCache>,
     clock: Arc<dyn opencams_domain::Clock>,
     token: &str,
     app_secret: &str,
@@ -221,63 +180,14 @@ pub fn start(
         ..Default::default()
     };
     let numbers = Arc::new(StoreNumbers {
-        store: store.clone(),
+        cache: cache.clone(),
         token: token.to_string(),
-        cache: TtlCache::new(DIRECTORY_TTL),
     });
     let sim = opencams_channels::simulator::Simulator::new(cfg, numbers, clock);
-    sim.set_template_directory(Arc::new(StoreTemplates {
-        store,
-        cache: TtlCache::new(DIRECTORY_TTL),
-    }));
+    sim.set_template_directory(Arc::new(StoreTemplates::new(cache)));
     // the simulator's worker stops with `shutdown`; nothing needs to wait for it
     drop(sim.start(shutdown));
     sim
-}
-
-/// Sends to the built-in simulator without a socket: the Graph request the `whatsapp-cloud`
-/// adapter makes (API version, phone number id, bearer token, JSON body) is handed to the
-/// simulator in this process, which checks and answers it as its `POST
-/// /{version}/{phone_number_id}/messages` route does, and the answer (status and JSON body) is
-/// mapped by the adapter's own [`send_answer`]. The loopback TCP round trip and two HTTP/1
-/// codecs were about a tenth of the e2e profile; going through the simulator's router in
-/// process, with the body encoded and decoded on both legs, was another few per cent. Real
-/// Cloud numbers (and the tests' standalone simulator) still go over HTTP.
-///
-/// [`send_answer`]: opencams_channels::whatsapp_cloud::send_answer
-pub struct InProcessGraph {
-    sim: Arc<opencams_channels::simulator::Simulator>,
-}
-
-#[async_trait]
-impl opencams_channels::Channel for InProcessGraph {
-    async fn send(
-        &self,
-        number: &opencams_channels::NumberConfig,
-        payload: &serde_json::Value,
-    ) -> Result<opencams_channels::Sent, opencams_channels::SendError> {
-        use opencams_channels::whatsapp_cloud::send_answer;
-        let answer = self
-            .sim
-            .send_in_process(
-                &number.api_version,
-                &number.phone_number_id,
-                &number.access_token,
-                payload.clone(),
-            )
-            .await;
-        match answer {
-            Ok(body) => {
-                tracing::debug!(status = 200, response = %body, "built-in simulator exchange");
-                send_answer(200, &body)
-            }
-            Err(e) => {
-                let (status, body) = (e.status(), e.body());
-                tracing::debug!(status, response = %body, "built-in simulator exchange");
-                send_answer(status, &body)
-            }
-        }
-    }
 }
 
 /// Hands the built-in simulator's signed webhooks to this server's own `/webhooks/whatsapp`
@@ -319,12 +229,12 @@ pub fn dispatcher(
     token: &str,
     sim: &Arc<opencams_channels::simulator::Simulator>,
     config: opencams_dispatch::worker::DispatchConfig,
+    owner: String,
 ) -> anyhow::Result<Arc<opencams_dispatch::worker::Dispatcher>> {
     use opencams_channels::whatsapp_cloud::{DEFAULT_API_BASE, DEFAULT_API_VERSION, WhatsAppCloud};
     let cloud: Arc<dyn opencams_channels::Channel> =
         Arc::new(WhatsAppCloud::new(std::time::Duration::from_secs(15))?);
-    let embedded: Arc<dyn opencams_channels::Channel> =
-        Arc::new(InProcessGraph { sim: sim.clone() });
+    let embedded: Arc<dyn opencams_channels::Channel> = Arc::new(InProcessGraph::new(sim.clone()));
     // the in-process channel ignores the base; it names the simulator in logs
     let sim_base = format!("in-process:{MOUNT}");
     let token = token.to_string();
@@ -356,11 +266,6 @@ pub fn dispatcher(
             }),
         }),
     };
-    let owner = format!(
-        "{}-{}",
-        std::process::id(),
-        opencams_protocol::envelope::nonce()
-    );
     Ok(opencams_dispatch::worker::Dispatcher::new(
         store,
         clock,
@@ -370,62 +275,16 @@ pub fn dispatcher(
     ))
 }
 
-#[derive(Clone)]
-struct Admin {
-    sim: Arc<opencams_channels::simulator::Simulator>,
-    token: String,
-}
-
 /// The simulator's Graph routes and the admin route `opencams simulate` uses.
 pub fn routes(sim: &Arc<opencams_channels::simulator::Simulator>, token: &str) -> axum::Router {
-    use axum::routing::post;
-    let admin = Admin {
-        sim: sim.clone(),
-        token: token.to_string(),
-    };
-    axum::Router::new()
-        .route("/simulator/inbound", post(inbound))
-        .with_state(admin)
-        .nest(MOUNT, sim.router())
+    opencams_channels::simulator::admin_router(sim, token).nest(MOUNT, sim.router())
 }
 
-/// `POST /simulator/inbound` `{"from", "to", "name", "message"}` with the simulator's token.
-async fn inbound(
-    axum::extract::State(admin): axum::extract::State<Admin>,
-    headers: axum::http::HeaderMap,
-    axum::Json(req): axum::Json<serde_json::Value>,
-) -> axum::response::Response {
-    use axum::http::StatusCode;
-    use axum::response::IntoResponse;
-    use subtle::ConstantTimeEq;
-    let given = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !bool::from(given.as_bytes().ct_eq(admin.token.as_bytes())) {
-        return (StatusCode::UNAUTHORIZED, "bad simulator token").into_response();
-    }
-    let (Some(from), Some(to)) = (req["from"].as_str(), req["to"].as_str()) else {
-        return (StatusCode::BAD_REQUEST, "from and to are required").into_response();
-    };
-    let message = req
-        .get("message")
-        .cloned()
-        .unwrap_or_else(|| serde_json::json!({"type": "text", "text": {"body": "hello"}}));
-    let name = req["name"].as_str().unwrap_or("Simulated User");
-    match admin
-        .sim
-        .inject_inbound(&simulated_phone_number_id(to), from, name, message)
-        .await
-    {
-        Ok(wamid) => axum::Json(serde_json::json!({"MessageId": wamid})).into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
-    }
-}
-
-/// Submits templates of spaces that have a `whatsapp-cloud` number to that WABA (Meta reviews);
-/// other spaces are reviewed by the built-in simulator.
+/// Submits templates of spaces that have a `whatsapp-cloud` number to that WABA (Meta reviews;
+/// the exchange is the `whatsapp-cloud` adapter's [`submit_template`]); other spaces are reviewed
+/// by the built-in simulator.
+///
+/// [`submit_template`]: opencams_channels::whatsapp_cloud::WhatsAppCloud::submit_template
 pub struct CloudSubmitter {
     pub store: Arc<dyn Store>,
     pub cloud: opencams_channels::whatsapp_cloud::WhatsAppCloud,
@@ -440,7 +299,7 @@ impl opencams_api::review::TemplateSubmitter for CloudSubmitter {
         existing: Option<&str>,
     ) -> Result<opencams_api::review::Submitted, opencams_protocol::CamsError> {
         use opencams_api::review::Submitted;
-        use opencams_channels::whatsapp_cloud::{DEFAULT_API_BASE, DEFAULT_API_VERSION};
+        use opencams_channels::whatsapp_cloud::WabaConfig;
         let filter = opencams_store::NumberFilter {
             space_id: Some(space_id.to_string()),
             ..Default::default()
@@ -450,46 +309,28 @@ impl opencams_api::review::TemplateSubmitter for CloudSubmitter {
             .list_numbers(filter)
             .await
             .map_err(opencams_api::context::internal)?;
-        let cloud = numbers.iter().find_map(|n| {
+        let waba = numbers.iter().find_map(|n| {
             let c = n.cloud.as_ref()?;
-            let config = opencams_channels::NumberConfig {
-                phone_number_id: c.phone_number_id.clone(),
-                access_token: c.access_token.as_ref()?.expose().to_string(),
-                api_base: c
-                    .api_base
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_API_BASE.into()),
-                api_version: c
-                    .api_version
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_API_VERSION.into()),
-            };
-            Some((config, c.waba_id.clone()))
+            Some(WabaConfig::new(
+                &c.waba_id,
+                c.access_token.as_ref()?.expose(),
+                c.api_base.as_deref(),
+                c.api_version.as_deref(),
+            ))
         });
-        let Some((config, waba)) = cloud else {
+        let Some(waba) = waba else {
             return Ok(Submitted::BySimulator);
         };
-        let body = template::to_meta_create(draft);
-        let refused = |e: opencams_channels::SendError| {
-            opencams_protocol::CamsError::new(
-                opencams_protocol::Code::CreateError,
-                format!("Meta refused the template ({}): {}", e.code, e.description),
-            )
-        };
-        match existing {
-            Some(id) => {
-                self.cloud
-                    .edit_template(&config, id, &body)
-                    .await
-                    .map_err(refused)?;
-                Ok(Submitted::ToProvider(id.to_string()))
-            }
-            None => Ok(Submitted::ToProvider(
-                self.cloud
-                    .create_template(&config, &waba, &body)
-                    .await
-                    .map_err(refused)?,
-            )),
-        }
+        let id = self
+            .cloud
+            .submit_template(&waba, draft, existing)
+            .await
+            .map_err(|e| {
+                opencams_protocol::CamsError::new(
+                    opencams_protocol::Code::CreateError,
+                    e.to_string(),
+                )
+            })?;
+        Ok(Submitted::ToProvider(id))
     }
 }

@@ -31,10 +31,12 @@
 //! `messaging_limit`) pick their victims by a hash of the wamid, so runs are reproducible.
 
 mod config;
+mod directory;
 mod errors;
 mod faults;
 mod fields;
 mod ids;
+mod in_process;
 mod inbound;
 mod media;
 mod routes;
@@ -61,9 +63,11 @@ pub use config::{
     NumberDirectory, SimConfig, SimNumber, SimTemplate, StaticNumbers, TemplateDirectory,
     WebhookSink,
 };
+pub use directory::{sim_status, sim_template};
 pub use errors::{GraphError, SimError};
 pub use faults::{Fault, FaultKind};
 pub use ids::bsuid;
+pub use in_process::{InProcessGraph, admin_router};
 pub use scenarios::{Scenario, scenario_for};
 pub use state::{SentRecord, WebhookAttempt};
 pub use validate::{SendRequest, validate_send};

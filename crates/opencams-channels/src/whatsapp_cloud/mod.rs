@@ -1,7 +1,8 @@
 //! The `whatsapp-cloud` channel: Meta's Graph API (`POST /{version}/{phone-number-id}/messages`)
 //! over reqwest with rustls, and the mapping of its answers to `Sent` / `SendError` using Meta's
-//! retry guidance (whatsapp-cloud-api.md §2.3, §4.8). Every exchange is logged with the token
-//! redacted. Meta's webhooks in, verified and parsed into typed events, are [`webhooks`]'.
+//! retry guidance (whatsapp-cloud-api.md §2.3, §4.8); and template submission to the WABA's
+//! template API ([`templates`]). Every exchange is logged with the token redacted. Meta's
+//! webhooks in, verified and parsed into typed events, are [`webhooks`]'.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,10 @@ use serde_json::Value;
 
 use crate::channel::{Channel, NumberConfig, SendError, Sent};
 
+pub mod templates;
 pub mod webhooks;
+
+pub use templates::{TemplateRefused, WabaConfig, created_id, edit_body};
 
 pub const DEFAULT_API_BASE: &str = "https://graph.facebook.com";
 pub const DEFAULT_API_VERSION: &str = "v23.0";
@@ -60,85 +64,6 @@ pub fn classify(status: u16, body: &Value) -> SendError {
         },
         retryable,
         throttled,
-    }
-}
-
-impl WhatsAppCloud {
-    async fn graph_post(
-        &self,
-        number: &NumberConfig,
-        path: &str,
-        body: &Value,
-    ) -> Result<Value, SendError> {
-        let url = format!(
-            "{}/{}/{}",
-            number.api_base.trim_end_matches('/'),
-            number.api_version,
-            path
-        );
-        let resp = self
-            .http
-            .post(&url)
-            .bearer_auth(&number.access_token)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| SendError {
-                code: if e.is_timeout() {
-                    "timeout".into()
-                } else {
-                    "network".into()
-                },
-                description: e.to_string(),
-                retryable: true,
-                throttled: false,
-            })?;
-        let status = resp.status().as_u16();
-        let answer: Value = resp.json().await.unwrap_or(Value::Null);
-        tracing::debug!(%url, status, response = %answer, "Graph template exchange");
-        if (200..300).contains(&status) {
-            Ok(answer)
-        } else {
-            Err(classify(status, &answer))
-        }
-    }
-
-    /// Submits a template to the WABA's template API; returns Meta's template id.
-    pub async fn create_template(
-        &self,
-        number: &NumberConfig,
-        waba_id: &str,
-        body: &Value,
-    ) -> Result<String, SendError> {
-        let answer = self
-            .graph_post(number, &format!("{waba_id}/message_templates"), body)
-            .await?;
-        let id = answer["id"]
-            .as_str()
-            .map(String::from)
-            .or_else(|| answer["id"].as_i64().map(|n| n.to_string()));
-        id.ok_or_else(|| SendError {
-            code: "http_200".into(),
-            description: "no template id in the answer".into(),
-            retryable: false,
-            throttled: false,
-        })
-    }
-
-    /// Edits a submitted template (it goes back to review).
-    pub async fn edit_template(
-        &self,
-        number: &NumberConfig,
-        template_id: &str,
-        body: &Value,
-    ) -> Result<(), SendError> {
-        self.graph_post(
-            number,
-            template_id,
-            &serde_json::json!({"components": body["components"]}),
-        )
-        .await
-        .map(|_| ())
     }
 }
 

@@ -17,7 +17,7 @@ use opencams_store::{NewKey, NewNumber, Store};
 use tokio_util::sync::CancellationToken;
 
 use super::open_store;
-use crate::config::{DEFAULT_LISTEN, StorageArgs};
+use crate::config::{DEFAULT_LISTEN, NodeId, StorageArgs};
 
 /// The sender number a fresh installation starts with.
 pub const BOOTSTRAP_NUMBER: &str = "8613600000000";
@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// The token Meta must echo in the webhook verification handshake
     #[arg(long, env = "OPENCAMS_WEBHOOK_VERIFY_TOKEN", hide_env_values = true)]
     webhook_verify_token: Option<String>,
+    /// This node's name in the leases it takes (1–64 of A-Za-z0-9._-) [default: node- and 12
+    /// random letters and digits, new at every start]
+    #[arg(long, env = "OPENCAMS_NODE_ID")]
+    node_id: Option<String>,
     #[command(flatten)]
     sim: crate::embedded_sim::SimArgs,
     #[command(flatten)]
@@ -57,6 +61,8 @@ pub struct ServeArgs {
 pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<()> {
     let (storage, file) = storage_args.resolve()?;
     init_tracing();
+    let node = NodeId::resolve(args.node_id.as_deref(), file.node_id.as_deref())?;
+    tracing::info!(node_id = %node, "node id");
     let listen = args
         .listen
         .or(file.listen)
@@ -124,7 +130,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
     ));
     let sim = crate::embedded_sim::start(
         &args.sim,
-        store.clone(),
+        state.cache.clone(),
         state.clock.clone(),
         &sim_token,
         &sim_secret,
@@ -135,6 +141,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         &args.callbacks,
         store.clone(),
         state.clock.clone(),
+        node.owner("callbacks"),
         workers.clone(),
     )?;
     sim.set_webhook_sink(Arc::new(crate::embedded_sim::InProcessWebhooks {
@@ -151,6 +158,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
             lease_ms: args.lease_ms.max(1000),
             ..Default::default()
         },
+        node.owner("dispatch"),
     )?;
     // SMS fallback: timers decided by a worker, SMSC receipts mapped back
     let (reports_tx, reports_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -158,11 +166,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         store: store.clone(),
         clock: state.clock.clone(),
         senders: opencams_dispatch::fallback::PolicySenders::new(reports_tx, workers.clone()),
-        owner: format!(
-            "fallback-{}-{}",
-            std::process::id(),
-            opencams_protocol::envelope::nonce()
-        ),
+        owner: node.owner("fallback"),
         lease_ms: args.lease_ms.max(1000),
         retry_base_ms: args.retry_base_ms.max(1),
         poll_ms: 100,
