@@ -12,9 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use opencams_dispatch::callbacks::{CallbackConfig, CallbackWorker};
 use opencams_domain::{Clock, ManualClock};
 use opencams_protocol::callback_sign::TIMESTAMP_HEADER;
-use opencams_store::{
-    Cipher, Endpoint, MessageRow, NewEvent, NewNumber, ReceiptStore, Store, WebhookUpdate,
-};
+use opencams_store::{Cipher, Endpoint, MessageRow, NewEvent, NewNumber, Store, WebhookUpdate};
 use serde_json::Value;
 
 const T0: i64 = 1_700_000_000_000;
