@@ -19,26 +19,35 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::claim_loop::{self, Claimer, LoopConfig};
 use crate::render::{TemplateView, text_of};
 use opencams_domain::{FallbackState, SendType};
 use opencams_store::events::fallback_event;
 
+/// Opens the SMS connection a policy names.
+pub type Connect = Box<dyn Fn(&Policy) -> Result<Arc<dyn SmsSender>, SmsError> + Send + Sync>;
+
 /// SMS connections per policy, opened on first use and kept.
 pub struct PolicySenders {
     senders: Mutex<HashMap<(i64, String), Arc<dyn SmsSender>>>,
-    reports: mpsc::UnboundedSender<DeliveryReport>,
-    shutdown: CancellationToken,
+    connect: Connect,
 }
 
 impl PolicySenders {
+    /// Connects as each policy's connection JSON says (SMPP or HTTP); SMPP delivery reports go
+    /// to `reports`.
     pub fn new(
         reports: mpsc::UnboundedSender<DeliveryReport>,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
+        Self::with_connect(Box::new(move |p| connect(p, &reports, &shutdown)))
+    }
+
+    /// Connects with `connect` instead (tests inject a fake sender here).
+    pub fn with_connect(connect: Connect) -> Arc<Self> {
         Arc::new(Self {
             senders: Mutex::new(HashMap::new()),
-            reports,
-            shutdown,
+            connect,
         })
     }
 
@@ -47,39 +56,50 @@ impl PolicySenders {
         if let Some(s) = self.senders.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(s);
         }
-        let bad = |why: &str| SmsError {
-            code: "policy".into(),
-            description: format!("policy {}: {why}", p.id),
-            retryable: false,
-        };
-        let conn: Value = serde_json::from_str(p.connection.expose())
-            .map_err(|_| bad("the connection is not valid"))?;
-        let s: Arc<dyn SmsSender> = match conn["kind"].as_str() {
-            Some("smpp") => {
-                let cfg = SmppConfig::new(
-                    conn["address"].as_str().unwrap_or_default(),
-                    conn["system_id"].as_str().unwrap_or_default(),
-                    conn["password"].as_str().unwrap_or_default(),
-                );
-                SmppClient::start(cfg, self.reports.clone(), self.shutdown.clone())
-            }
-            Some("http") => {
-                let cfg = HttpSmsConfig {
-                    url: conn["url"].as_str().unwrap_or_default().to_string(),
-                    token: conn["token"].as_str().map(String::from),
-                };
-                Arc::new(
-                    HttpSms::new(cfg, Duration::from_secs(10)).map_err(|e| bad(&e.to_string()))?,
-                )
-            }
-            _ => return Err(bad("unknown connection kind")),
-        };
+        let s = (self.connect)(p)?;
         if let Ok(mut m) = self.senders.lock() {
             m.insert(key, s.clone());
         }
         Ok(s)
     }
 }
+
+/// Opens the connection a policy's connection JSON describes.
+fn connect(
+    p: &Policy,
+    reports: &mpsc::UnboundedSender<DeliveryReport>,
+    shutdown: &CancellationToken,
+) -> Result<Arc<dyn SmsSender>, SmsError> {
+    let bad = |why: &str| SmsError {
+        code: "policy".into(),
+        description: format!("policy {}: {why}", p.id),
+        retryable: false,
+    };
+    let conn: Value = serde_json::from_str(p.connection.expose())
+        .map_err(|_| bad("the connection is not valid"))?;
+    let s: Arc<dyn SmsSender> = match conn["kind"].as_str() {
+        Some("smpp") => {
+            let cfg = SmppConfig::new(
+                conn["address"].as_str().unwrap_or_default(),
+                conn["system_id"].as_str().unwrap_or_default(),
+                conn["password"].as_str().unwrap_or_default(),
+            );
+            SmppClient::start(cfg, reports.clone(), shutdown.clone())
+        }
+        Some("http") => {
+            let cfg = HttpSmsConfig {
+                url: conn["url"].as_str().unwrap_or_default().to_string(),
+                token: conn["token"].as_str().map(String::from),
+            };
+            Arc::new(HttpSms::new(cfg, Duration::from_secs(10)).map_err(|e| bad(&e.to_string()))?)
+        }
+        _ => return Err(bad("unknown connection kind")),
+    };
+    Ok(s)
+}
+
+/// Fallbacks decided at once, and claimed per pass at most.
+const FALLBACK_CONCURRENCY: u32 = 64;
 
 pub struct FallbackWorker {
     pub store: Arc<dyn Store>,
@@ -92,34 +112,20 @@ pub struct FallbackWorker {
 }
 
 impl FallbackWorker {
-    /// Decides due fallbacks until `shutdown`.
+    /// Decides due fallbacks until `shutdown`; then lets the ones in flight finish.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        while !shutdown.is_cancelled() {
-            let claimed = match self
-                .store
-                .claim_fallbacks(&self.owner, self.clock.now_ms(), self.lease_ms, 64)
-                .await
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming fallbacks failed");
-                    Vec::new()
-                }
-            };
-            let idle = claimed.is_empty();
-            let mut tasks = tokio::task::JoinSet::new();
-            for (f, m) in claimed {
-                let me = self.clone();
-                tasks.spawn(async move { me.decide(f, m).await });
-            }
-            while tasks.join_next().await.is_some() {}
-            if idle {
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_millis(self.poll_ms)) => {}
-                }
-            }
-        }
+        let config = LoopConfig {
+            concurrency: FALLBACK_CONCURRENCY as usize,
+            batch: FALLBACK_CONCURRENCY,
+            poll_ms: self.poll_ms,
+        };
+        claim_loop::run(self, config, shutdown).await;
+    }
+
+    /// One pass at the clock's now: claims the fallbacks that must be decided, decides each and
+    /// returns how many were claimed.
+    pub async fn tick(&self) -> usize {
+        claim_loop::tick(self, FALLBACK_CONCURRENCY).await
     }
 
     async fn settle(&self, f: &FallbackRow, outcome: FallbackOutcome, events: Vec<NewEvent>) {
@@ -340,6 +346,31 @@ impl FallbackWorker {
                 .await;
             }
         }
+    }
+}
+
+impl Claimer for FallbackWorker {
+    type Item = (FallbackRow, MessageRow);
+
+    async fn claim(&self, limit: u32) -> (Vec<(FallbackRow, MessageRow)>, bool) {
+        if limit == 0 {
+            return (Vec::new(), false);
+        }
+        match self
+            .store
+            .claim_fallbacks(&self.owner, self.clock.now_ms(), self.lease_ms, limit)
+            .await
+        {
+            Ok(c) => (c, false),
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming fallbacks failed");
+                (Vec::new(), false)
+            }
+        }
+    }
+
+    async fn process(&self, (f, m): (FallbackRow, MessageRow)) {
+        self.decide(f, m).await;
     }
 }
 

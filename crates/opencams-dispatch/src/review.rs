@@ -11,6 +11,8 @@ use opencams_domain::template::{self, AuditStatus, Category, TemplateDraft};
 use opencams_store::{NewEvent, Store, TemplateRow, events};
 use tokio_util::sync::CancellationToken;
 
+use crate::claim_loop::{self, Claimer, LoopConfig};
+
 /// The simulator's verdict on a stored template.
 pub fn decide(row: &TemplateRow) -> (AuditStatus, String) {
     if row.name.contains("reject") {
@@ -51,16 +53,31 @@ pub fn audit_event(row: &TemplateRow, status: AuditStatus, reason: &str) -> NewE
     )
 }
 
+/// Reviews read per pass.
+const REVIEW_BATCH: u32 = 100;
+
 /// Decides every due review once; returns how many were decided.
 pub async fn review_due(store: &dyn Store, clock: &dyn Clock) -> usize {
     let now = clock.now_ms();
-    let due = match store.due_template_reviews(now, 100).await {
-        Ok(d) => d,
+    match due(store, now).await {
+        Some(rows) => record(store, now, rows).await,
+        None => 0,
+    }
+}
+
+/// The reviews due at `now` (at most one pass's worth); `None` when they cannot be read.
+async fn due(store: &dyn Store, now: i64) -> Option<Vec<TemplateRow>> {
+    match store.due_template_reviews(now, REVIEW_BATCH).await {
+        Ok(d) => Some(d),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read due template reviews");
-            return 0;
+            None
         }
-    };
+    }
+}
+
+/// Decides and records each review; returns how many were recorded.
+async fn record(store: &dyn Store, now: i64, due: Vec<TemplateRow>) -> usize {
     let mut n = 0;
     for row in due {
         let (status, reason) = decide(&row);
@@ -76,18 +93,55 @@ pub async fn review_due(store: &dyn Store, clock: &dyn Clock) -> usize {
     n
 }
 
-/// Polls for due reviews until shut down.
+/// The simulated reviewer as a claim-loop worker. Due reviews carry no lease, so one item is
+/// a whole pass's reviews (read at `now`) and the loop runs one item at a time: a pass reads
+/// them only after the previous pass recorded its decisions.
+pub struct Reviewer {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Reviewer {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Arc<Self> {
+        Arc::new(Self { store, clock })
+    }
+
+    /// One pass at the clock's now; returns how many templates were decided.
+    pub async fn tick(&self) -> usize {
+        review_due(self.store.as_ref(), self.clock.as_ref()).await
+    }
+}
+
+impl Claimer for Reviewer {
+    type Item = (i64, Vec<TemplateRow>);
+
+    async fn claim(&self, limit: u32) -> (Vec<(i64, Vec<TemplateRow>)>, bool) {
+        if limit == 0 {
+            return (Vec::new(), false);
+        }
+        let now = self.clock.now_ms();
+        match due(self.store.as_ref(), now).await {
+            Some(rows) if !rows.is_empty() => (vec![(now, rows)], false),
+            _ => (Vec::new(), false),
+        }
+    }
+
+    async fn process(&self, (now, rows): (i64, Vec<TemplateRow>)) {
+        record(self.store.as_ref(), now, rows).await;
+    }
+}
+
+/// Polls for due reviews every `tick` until shut down.
 pub async fn run(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     tick: Duration,
     shutdown: CancellationToken,
 ) {
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(tick) => {}
-        }
-        review_due(store.as_ref(), clock.as_ref()).await;
-    }
+    let config = LoopConfig {
+        concurrency: 1,
+        batch: 1,
+        poll_ms: u64::try_from(tick.as_millis()).unwrap_or(u64::MAX),
+    };
+    claim_loop::run(Reviewer::new(store, clock), config, shutdown).await;
 }

@@ -14,10 +14,9 @@ use opencams_domain::template::{self, Category, Component};
 use opencams_store::cache::TtlCache;
 use opencams_store::{Claimed, MessageRow, Number, Settlement, Store, TemplateRow};
 use rand::Rng;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::claim_loop::{self, Claimer, LoopConfig};
 use crate::limits::Buckets;
 use crate::render::{TemplateView, render};
 use opencams_domain::{MessageStatus, SendType};
@@ -114,46 +113,18 @@ impl Dispatcher {
 
     /// Claims and sends until `shutdown`; then stops claiming and drains what is in flight.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let gate = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
-        let mut inflight = JoinSet::new();
-        while !shutdown.is_cancelled() {
-            let free = gate.available_permits().min(self.config.batch as usize) as u32;
-            let claimed = if free == 0 {
-                Vec::new()
-            } else {
-                match self
-                    .store
-                    .claim_due(&self.owner, self.clock.now_ms(), self.config.lease_ms, free)
-                    .await
-                {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "claiming due messages failed");
-                        Vec::new()
-                    }
-                }
-            };
-            let idle = claimed.is_empty();
-            for c in claimed {
-                let Ok(permit) = gate.clone().acquire_owned().await else {
-                    break;
-                };
-                let me = self.clone();
-                inflight.spawn(async move {
-                    me.process(c).await;
-                    drop(permit);
-                });
-            }
-            while inflight.try_join_next().is_some() {}
-            if idle {
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_millis(self.config.poll_ms)) => {}
-                }
-            }
-        }
-        // drain: let every claimed send finish and settle
-        while inflight.join_next().await.is_some() {}
+        let config = LoopConfig {
+            concurrency: self.config.concurrency,
+            batch: self.config.batch,
+            poll_ms: self.config.poll_ms,
+        };
+        claim_loop::run(self, config, shutdown).await;
+    }
+
+    /// One pass: claims up to `batch` due messages at the clock's now, sends each and returns
+    /// how many were claimed.
+    pub async fn tick(&self) -> usize {
+        claim_loop::tick(self, self.config.batch).await
     }
 
     async fn settle(&self, id: &str, outcome: Settlement) {
@@ -190,7 +161,7 @@ impl Dispatcher {
         }
     }
 
-    async fn process(&self, c: Claimed) {
+    async fn send_claimed(&self, c: Claimed) {
         let m = &c.message;
         let now = self.clock.now_ms();
         if let Some(ttl) = m.ttl_secs
@@ -375,6 +346,32 @@ impl Dispatcher {
         tracing::info!(message = %m.id, code = %e.code, "send failed permanently");
         let s = self.ended(m, MessageStatus::Failed, &e.code, &e.description);
         self.settle(&m.id, s).await;
+    }
+}
+
+impl Claimer for Dispatcher {
+    type Item = Claimed;
+
+    async fn claim(&self, limit: u32) -> (Vec<Claimed>, bool) {
+        if limit == 0 {
+            return (Vec::new(), false);
+        }
+        let now = self.clock.now_ms();
+        match self
+            .store
+            .claim_due(&self.owner, now, self.config.lease_ms, limit)
+            .await
+        {
+            Ok(c) => (c, false),
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming due messages failed");
+                (Vec::new(), false)
+            }
+        }
+    }
+
+    async fn process(&self, c: Claimed) {
+        self.send_claimed(c).await;
     }
 }
 

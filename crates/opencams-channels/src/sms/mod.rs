@@ -1,7 +1,8 @@
 //! The SMS channel, used when WhatsApp does not deliver: one `SmsSender` contract with two
 //! connectors — an SMPP 3.4 ESME client (`smpp`) for operators' SMSCs and a plain JSON-over-HTTP
 //! connector (`http`) for REST aggregators — plus the GSM 03.38 / UCS-2 text encoding and
-//! concatenation they share (`encoding`) and a small in-process SMSC for tests (`testing`).
+//! concatenation they share (`encoding`) and a small in-process SMSC for tests (`testing`, built
+//! only for this crate's tests and with the `testing` feature).
 //! Like every channel it never touches the database, and its errors say whether a retry helps:
 //! only the dispatcher retries.
 
@@ -10,6 +11,7 @@ use std::fmt;
 pub mod encoding;
 pub mod http;
 pub mod smpp;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 #[cfg(test)]

@@ -16,11 +16,13 @@ use std::time::Duration;
 
 use opencams_domain::Clock;
 use opencams_store::{ClaimedEndpoint, DeliveryOutcome, Store};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::claim_loop::{self, Claimer, LoopConfig};
 use crate::worker::backoff_ms;
+
+/// Events routed to outboxes per pass; a full pass means more are waiting.
+const ROUTE_LIMIT: u32 = 1000;
 
 #[derive(Debug, Clone)]
 pub struct CallbackConfig {
@@ -110,54 +112,21 @@ impl CallbackWorker {
 
     /// Routes and delivers until `shutdown`; then lets in-flight attempts finish and settle.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let gate = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
-        let mut inflight = JoinSet::new();
-        while !shutdown.is_cancelled() {
-            let routed = match self.store.route_events(1000, self.clock.now_ms()).await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "routing events to callback endpoints failed");
-                    0
-                }
-            };
-            let free = gate.available_permits() as u32;
-            let claimed = if free == 0 {
-                Vec::new()
-            } else {
-                self.store
-                    .claim_endpoints(
-                        &self.owner,
-                        self.clock.now_ms(),
-                        self.config.lease_ms,
-                        free,
-                        self.config.batch,
-                    )
-                    .await
-                    .unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "claiming callback endpoints failed");
-                        Vec::new()
-                    })
-            };
-            let idle = claimed.is_empty() && routed < 1000;
-            for c in claimed {
-                let Ok(permit) = gate.clone().acquire_owned().await else {
-                    break;
-                };
-                let me = self.clone();
-                inflight.spawn(async move {
-                    me.deliver(c).await;
-                    drop(permit);
-                });
-            }
-            while inflight.try_join_next().is_some() {}
-            if idle {
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_millis(self.config.poll_ms)) => {}
-                }
-            }
-        }
-        while inflight.join_next().await.is_some() {}
+        let concurrency = self.config.concurrency.max(1);
+        let config = LoopConfig {
+            concurrency,
+            // `batch` is records per POST; a pass claims as many endpoints as permits are free
+            batch: u32::try_from(concurrency).unwrap_or(u32::MAX),
+            poll_ms: self.config.poll_ms,
+        };
+        claim_loop::run(self, config, shutdown).await;
+    }
+
+    /// One pass at the clock's now: routes new events, claims up to `concurrency` due
+    /// endpoints, makes one attempt on each and returns how many endpoints were attempted.
+    pub async fn tick(&self) -> usize {
+        let limit = u32::try_from(self.config.concurrency.max(1)).unwrap_or(u32::MAX);
+        claim_loop::tick(self, limit).await
     }
 
     async fn deliver(&self, c: ClaimedEndpoint) {
@@ -225,6 +194,48 @@ impl CallbackWorker {
                 tracing::error!(url = %ep.url, error = %e, "settling a callback attempt failed; the batch will be sent again")
             }
         }
+    }
+}
+
+impl Claimer for CallbackWorker {
+    type Item = ClaimedEndpoint;
+
+    /// Routes new events first (even with no permit free), then claims due endpoints.
+    async fn claim(&self, limit: u32) -> (Vec<ClaimedEndpoint>, bool) {
+        let routed = match self
+            .store
+            .route_events(ROUTE_LIMIT, self.clock.now_ms())
+            .await
+        {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "routing events to callback endpoints failed");
+                0
+            }
+        };
+        let more = routed >= ROUTE_LIMIT as usize;
+        if limit == 0 {
+            return (Vec::new(), more);
+        }
+        let claimed = self
+            .store
+            .claim_endpoints(
+                &self.owner,
+                self.clock.now_ms(),
+                self.config.lease_ms,
+                limit,
+                self.config.batch,
+            )
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "claiming callback endpoints failed");
+                Vec::new()
+            });
+        (claimed, more)
+    }
+
+    async fn process(&self, c: ClaimedEndpoint) {
+        self.deliver(c).await;
     }
 }
 

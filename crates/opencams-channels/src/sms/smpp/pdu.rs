@@ -9,6 +9,7 @@ use bytes::{Buf, BufMut, BytesMut};
 
 pub const GENERIC_NACK: u32 = 0x8000_0000;
 pub const SUBMIT_SM: u32 = 0x0000_0004;
+#[cfg(any(test, feature = "testing"))] // only the test SMSC answers submits
 pub const SUBMIT_SM_RESP: u32 = 0x8000_0004;
 pub const DELIVER_SM: u32 = 0x0000_0005;
 pub const DELIVER_SM_RESP: u32 = 0x8000_0005;
@@ -26,6 +27,7 @@ pub fn is_response(command_id: u32) -> bool {
 
 pub const ESME_ROK: u32 = 0x00;
 pub const ESME_RINVCMDID: u32 = 0x03;
+#[cfg(any(test, feature = "testing"))] // only the test SMSC refuses a bind
 pub const ESME_RINVPASWD: u32 = 0x0E;
 pub const ESME_RSYSERR: u32 = 0x08;
 pub const ESME_RMSGQFUL: u32 = 0x14;
@@ -204,6 +206,8 @@ impl Bind {
         out
     }
 
+    /// Only the test SMSC reads a bind.
+    #[cfg(any(test, feature = "testing"))]
     pub fn decode(body: &[u8]) -> Result<Self, PduError> {
         let mut r = Reader::new(body);
         Ok(Self {
