@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use opencams_channels::{Channel, NumberConfig, SendError};
 use opencams_domain::Clock;
-use opencams_domain::template::{self, Category, Component};
-use opencams_store::cache::TtlCache;
-use opencams_store::{Claimed, MessageRow, Number, Settlement, Store, TemplateRow};
+use opencams_store::cache::{StoreCache, TemplateVersions};
+use opencams_store::{Claimed, MessageRow, Number, Settlement, Store};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
@@ -68,20 +67,9 @@ pub struct Dispatcher {
     pub owner: String,
     throughput: Buckets,
     pairs: Buckets,
-    /// Sender numbers by phone, read once a second rather than once per message.
-    numbers: TtlCache<String, Option<Number>>,
-    /// Template versions by (space, code), parsed once a second rather than once per message.
-    templates: TtlCache<(String, String), Arc<Vec<ParsedTemplate>>>,
-}
-
-/// How long the dispatcher trusts a cached number or template: a change made by the CLI in
-/// another process reaches sends within it.
-const CACHE_TTL: Duration = Duration::from_secs(1);
-
-/// A template version and, when it parses, its components and category.
-struct ParsedTemplate {
-    row: TemplateRow,
-    parsed: Option<(Vec<Component>, Category)>,
+    /// Sender numbers and template versions (parsed), read through the store cache the API and
+    /// the simulator share: at most once a second rather than once per message.
+    cache: Arc<StoreCache>,
 }
 
 /// Exponential backoff with full jitter: a random wait up to base·2^attempt, capped.
@@ -92,22 +80,21 @@ pub fn backoff_ms(attempt: i64, base: i64, max: i64) -> i64 {
 
 impl Dispatcher {
     pub fn new(
-        store: Arc<dyn Store>,
+        cache: Arc<StoreCache>,
         clock: Arc<dyn Clock>,
         router: Arc<dyn Router>,
         config: DispatchConfig,
         owner: String,
     ) -> Arc<Self> {
         Arc::new(Self {
-            store,
+            store: cache.store().clone(),
             clock,
             router,
             config,
             owner,
             throughput: Buckets::default(),
             pairs: Buckets::default(),
-            numbers: TtlCache::new(CACHE_TTL),
-            templates: TtlCache::new(CACHE_TTL),
+            cache,
         })
     }
 
@@ -245,40 +232,7 @@ impl Dispatcher {
     }
 
     async fn number(&self, phone: &str) -> Result<Option<Number>, opencams_store::StoreError> {
-        if let Some(n) = self.numbers.get(&phone.to_string()) {
-            return Ok(n);
-        }
-        let n = self.store.number(phone).await?;
-        self.numbers.put(phone.to_string(), n.clone());
-        Ok(n)
-    }
-
-    async fn templates(&self, space_id: &str, code: &str) -> Arc<Vec<ParsedTemplate>> {
-        let key = (space_id.to_string(), code.to_string());
-        if let Some(t) = self.templates.get(&key) {
-            return t;
-        }
-        let (rows, cache) = match self.store.templates_by_code(space_id, code).await {
-            Ok(rows) => (rows, true),
-            Err(e) => {
-                tracing::warn!(error = %e, "reading a template failed");
-                (Vec::new(), false)
-            }
-        };
-        let parsed: Arc<Vec<ParsedTemplate>> = Arc::new(
-            rows.into_iter()
-                .map(|row| {
-                    let parsed = template::parse_components(&row.components)
-                        .ok()
-                        .zip(Category::parse(&row.category).ok());
-                    ParsedTemplate { row, parsed }
-                })
-                .collect(),
-        );
-        if cache {
-            self.templates.put(key, parsed.clone());
-        }
-        parsed
+        self.cache.number(phone).await
     }
 
     async fn payload(&self, m: &MessageRow) -> Result<serde_json::Value, Settlement> {
@@ -295,15 +249,21 @@ impl Dispatcher {
         let rendered = if m.send_type == SendType::Template {
             let code = m.template_code.clone().unwrap_or_default();
             let lang = m.language.clone().unwrap_or_default();
-            let versions = self.templates(&m.space_id, &code).await;
+            let versions = match self.cache.templates_by_code(&m.space_id, &code).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading a template failed");
+                    TemplateVersions::from(Vec::new())
+                }
+            };
             let found = versions.iter().find(|t| t.row.language == lang);
-            match found.map(|t| (&t.row, &t.parsed)) {
-                Some((r, Some((components, category)))) => {
+            match found.map(|t| t.parsed.as_ref()) {
+                Some(Ok(t)) => {
                     let view = TemplateView {
-                        name: &r.name,
-                        language: &r.language,
-                        category: *category,
-                        components,
+                        name: &t.row.name,
+                        language: &t.row.language,
+                        category: t.category,
+                        components: &t.components,
                     };
                     render(m, Some(&view), context.as_deref())
                 }

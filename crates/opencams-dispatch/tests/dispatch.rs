@@ -67,8 +67,12 @@ async fn setup(
             })
         }),
     };
-    let d = Dispatcher::new(
+    let cache = Arc::new(opencams_store::cache::StoreCache::new(
         store.clone(),
+        opencams_store::cache::STORE_CACHE_TTL,
+    ));
+    let d = Dispatcher::new(
+        cache,
         Arc::new(clock),
         Arc::new(router),
         DispatchConfig::default(),

@@ -52,7 +52,7 @@ async fn a_review_is_decided_once_the_clock_passes_its_due_time() {
         let (store, space, code) = (store.clone(), acct.default_space.clone(), code.to_string());
         async move {
             let rows = store.templates_by_code(&space, &code).await.unwrap();
-            (rows[0].audit_status.clone(), rows[0].reason.clone())
+            (rows[0].audit_status, rows[0].reason.clone())
         }
     };
 

@@ -45,7 +45,9 @@ macro_rules! stored_enum {
 stored_enum! {
     /// Where a message is in its life. Outbound messages start `Accepted` and move forward only
     /// (see [`MessageStatus::may_become`]); inbound ones are `Received` and stay so.
+    #[derive(Default)]
     MessageStatus {
+        #[default]
         Accepted = "accepted",
         Sent = "sent",
         Delivered = "delivered",
@@ -55,12 +57,6 @@ stored_enum! {
         Expired = "expired",
         /// An inbound message.
         Received = "received",
-    }
-}
-
-impl Default for MessageStatus {
-    fn default() -> Self {
-        Self::Accepted
     }
 }
 
@@ -172,17 +168,13 @@ impl MessageStatus {
 
 stored_enum! {
     /// Which way a message went.
+    #[derive(Default)]
     Direction {
         /// From the business to a user.
+        #[default]
         Out = "out",
         /// From a user to the business.
         In = "in",
-    }
-}
-
-impl Default for Direction {
-    fn default() -> Self {
-        Self::Out
     }
 }
 
@@ -198,15 +190,11 @@ impl Direction {
 
 stored_enum! {
     /// CAMS's `Type` of a send: an approved template, or a free-form message inside the window.
+    #[derive(Default)]
     SendType {
         Template = "template",
+        #[default]
         Message = "message",
-    }
-}
-
-impl Default for SendType {
-    fn default() -> Self {
-        Self::Message
     }
 }
 

@@ -224,7 +224,7 @@ impl opencams_channels::simulator::WebhookSink for InProcessWebhooks {
 /// The dispatcher: the `whatsapp-cloud` adapter for real Cloud numbers, [`InProcessGraph`] for
 /// the built-in simulator's.
 pub fn dispatcher(
-    store: Arc<dyn Store>,
+    cache: Arc<StoreCache>,
     clock: Arc<dyn opencams_domain::Clock>,
     token: &str,
     sim: &Arc<opencams_channels::simulator::Simulator>,
@@ -267,7 +267,7 @@ pub fn dispatcher(
         }),
     };
     Ok(opencams_dispatch::worker::Dispatcher::new(
-        store,
+        cache,
         clock,
         Arc::new(router),
         config,

@@ -148,7 +148,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         state: Arc::downgrade(&state),
     }));
     let dispatcher = crate::embedded_sim::dispatcher(
-        store.clone(),
+        state.cache.clone(),
         state.clock.clone(),
         &sim_token,
         &sim,
