@@ -21,6 +21,25 @@ impl Clock for SystemClock {
     }
 }
 
+/// The system clock shifted by a fixed offset: what an end-to-end test runs a whole server on
+/// to reach a timer (a fallback's 60 s minimum) without waiting for it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OffsetClock {
+    offset_ms: i64,
+}
+
+impl OffsetClock {
+    pub fn new(offset_ms: i64) -> Self {
+        Self { offset_ms }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms().saturating_add(self.offset_ms)
+    }
+}
+
 /// A clock tests move by hand.
 #[derive(Debug, Default, Clone)]
 pub struct ManualClock(Arc<AtomicI64>);

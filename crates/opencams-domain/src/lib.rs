@@ -15,7 +15,7 @@ pub mod phone;
 pub mod send;
 pub mod template;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use ids::IdGenerator;
 pub use lifecycle::{Direction, EventKind, FallbackState, MessageStatus, SendType};
 pub use opencams_protocol::{CamsError, Code};

@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use opencams_domain::{Direction, FallbackState};
+use opencams_domain::{Direction, FallbackState, MessageStatus};
 
 use super::{SqliteStore, enum_col};
 
@@ -57,6 +57,29 @@ pub(super) fn create_for(c: &Connection, m: &MessageRow) -> Result<()> {
     Ok(())
 }
 
+/// The claim of fallbacks that must be decided now, with the statuses that decide them taken from
+/// the domain (a message that will never be delivered fires an armed fallback; one that reached
+/// the user cancels a waiting one). Built once.
+static CLAIM_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let statuses = |keep: fn(&MessageStatus) -> bool| {
+        let set: Vec<MessageStatus> = MessageStatus::ALL.iter().copied().filter(keep).collect();
+        MessageStatus::sql_list(&set)
+    };
+    let undeliverable = statuses(|s| s.undeliverable());
+    let reached = statuses(|s| s.reached_user());
+    format!(
+        "UPDATE fallbacks SET lease_owner = ?1, lease_until = ?2 WHERE message_id IN ( \
+           SELECT f.message_id FROM fallbacks f JOIN messages m ON m.id = f.message_id \
+           WHERE (f.lease_until IS NULL OR f.lease_until <= ?3) AND ( \
+             (f.state = 'scheduled' AND f.due_at <= ?3) \
+             OR (f.state = 'armed' AND m.status IN {undeliverable}) \
+             OR (f.state IN ('scheduled', 'armed') AND m.status IN {reached}) \
+             OR (f.state = 'sending')) \
+           LIMIT ?4) \
+         RETURNING message_id"
+    )
+});
+
 pub(super) fn claim(
     c: &Connection,
     owner: &str,
@@ -65,17 +88,7 @@ pub(super) fn claim(
     limit: u32,
 ) -> Result<Vec<(FallbackRow, MessageRow)>> {
     let ids: Vec<String> = c
-        .prepare_cached(
-            "UPDATE fallbacks SET lease_owner = ?1, lease_until = ?2 WHERE message_id IN ( \
-               SELECT f.message_id FROM fallbacks f JOIN messages m ON m.id = f.message_id \
-               WHERE (f.lease_until IS NULL OR f.lease_until <= ?3) AND ( \
-                 (f.state = 'scheduled' AND f.due_at <= ?3) \
-                 OR (f.state = 'armed' AND m.status IN ('failed', 'expired')) \
-                 OR (f.state IN ('scheduled', 'armed') AND m.status IN ('delivered', 'read')) \
-                 OR (f.state = 'sending')) \
-               LIMIT ?4) \
-             RETURNING message_id",
-        )?
+        .prepare_cached(&CLAIM_SQL)?
         .query_map(params![owner, now + lease_ms, now, limit], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::with_capacity(ids.len());

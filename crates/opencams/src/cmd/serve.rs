@@ -11,7 +11,7 @@ use opencams_api::limits::LocalRateLimiter;
 use opencams_api::nonce::{self, NonceCache};
 use opencams_api::principal::PrincipalCache;
 use opencams_api::{ApiConfig, AppState, WebhookConfig};
-use opencams_domain::{Clock, IdGenerator, SystemClock};
+use opencams_domain::{Clock, IdGenerator, OffsetClock, SystemClock};
 use opencams_store::cache::{STORE_CACHE_TTL, StoreCache};
 use opencams_store::{NewKey, NewNumber, Store};
 use tokio_util::sync::CancellationToken;
@@ -52,6 +52,15 @@ pub struct ServeArgs {
     /// random letters and digits, new at every start]
     #[arg(long, env = "OPENCAMS_NODE_ID")]
     node_id: Option<String>,
+    /// Shifts this server's clock by this many ms (tests: fire a timer without waiting for it)
+    #[arg(
+        long,
+        env = "OPENCAMS_CLOCK_OFFSET_MS",
+        default_value_t = 0,
+        hide = true,
+        allow_negative_numbers = true
+    )]
+    clock_offset_ms: i64,
     #[command(flatten)]
     sim: crate::embedded_sim::SimArgs,
     #[command(flatten)]
@@ -83,7 +92,16 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         .template_review_delay_ms
         .or(file.template_review_delay_ms)
         .unwrap_or(2000);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = match args.clock_offset_ms {
+        0 => Arc::new(SystemClock),
+        offset => {
+            tracing::warn!(
+                offset_ms = offset,
+                "the server's clock is shifted (--clock-offset-ms)"
+            );
+            Arc::new(OffsetClock::new(offset))
+        }
+    };
     let sim_token = crate::embedded_sim::load_or_create_token(&storage.data_dir)?;
     let sim_secret = format!("sim-{}", opencams_protocol::envelope::nonce());
     let (nonces, nonce_rx) = NonceCache::load(store.as_ref(), clock.now_ms()).await;

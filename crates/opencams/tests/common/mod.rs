@@ -146,6 +146,17 @@ impl Server {
         self.banner.clone()
     }
 
+    /// Stops the server gracefully and starts it again on the same data directory and port,
+    /// with extra environment.
+    pub fn restart_with_env(&mut self, env: &[(&str, &str)]) {
+        self.stop();
+        for (k, v) in env {
+            self.extra_env.retain(|(ek, _)| ek != k);
+            self.extra_env.push((k.to_string(), v.to_string()));
+        }
+        self.spawn();
+    }
+
     /// Starts the server again after a kill, with extra environment.
     pub fn respawn_with_env(&mut self, env: &[(&str, &str)]) {
         self.kill();
