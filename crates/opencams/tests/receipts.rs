@@ -128,7 +128,7 @@ fn serve(conn: TcpStream, status: &AtomicU16, got: &Mutex<Vec<Got>>) {
             answered: answer,
         });
         if answer == 0 {
-            std::thread::sleep(Duration::from_secs(30));
+            std::thread::sleep(Duration::from_secs(5));
             return;
         }
         let text = r#"{"code":0,"msg":"ok"}"#;
