@@ -42,7 +42,7 @@ pub struct WebhookConfig {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     /// MessageId / GroupMessageId generator.
-    pub ids: IdGenerator,
+    pub ids: Arc<IdGenerator>,
     /// Sender numbers, spaces and template versions, read through one cache shared with the
     /// dispatcher.
     pub cache: Arc<StoreCache>,

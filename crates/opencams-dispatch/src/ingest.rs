@@ -51,7 +51,7 @@ pub struct Ingest {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     /// Ids of stored inbound messages.
-    ids: IdGenerator,
+    ids: Arc<IdGenerator>,
     /// App secrets besides the numbers' own (the built-in simulator's).
     app_secrets: Vec<String>,
     /// Read once per TTL instead of once per webhook POST.
@@ -62,7 +62,7 @@ impl Ingest {
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        ids: IdGenerator,
+        ids: Arc<IdGenerator>,
         app_secrets: Vec<String>,
     ) -> Self {
         Self {

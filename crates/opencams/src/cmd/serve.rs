@@ -106,9 +106,11 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
     let sim_secret = format!("sim-{}", opencams_protocol::envelope::nonce());
     let (nonces, nonce_rx) = NonceCache::load(store.as_ref(), clock.now_ms()).await;
     let nonce_task = tokio::spawn(nonce::persist_loop(store.clone(), nonce_rx));
+    // one MessageId generator for the API and the webhook ingest
+    let ids = Arc::new(IdGenerator::new(process_id_prefix()));
     let state = Arc::new(AppState {
         store: store.clone(),
-        ids: IdGenerator::new(process_id_prefix()),
+        ids: ids.clone(),
         cache: Arc::new(StoreCache::new(store.clone(), STORE_CACHE_TTL)),
         clock: clock.clone(),
         principals: PrincipalCache::default(),
@@ -132,7 +134,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         ingest: Arc::new(WebhookIngest(opencams_dispatch::ingest::Ingest::new(
             store.clone(),
             clock,
-            IdGenerator::new(process_id_prefix()),
+            ids,
             vec![sim_secret.clone()],
         ))),
     });
