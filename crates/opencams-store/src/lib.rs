@@ -12,8 +12,10 @@
 pub mod cache;
 pub mod crypto;
 pub mod events;
+mod common;
 mod receipts;
 mod records;
+pub mod postgres;
 pub mod sqlite;
 pub mod traits;
 

@@ -1,0 +1,212 @@
+//! The PostgreSQL backend: several `opencams serve` nodes share one database, with no leader.
+//!
+//! Driver: tokio-postgres with a deadpool pool. It pipelines (queries issued concurrently on
+//! one connection go out without waiting for each other's answers), prepares statements once
+//! per connection, and maps our column types one to one; it builds lighter than sqlx (no
+//! macros, no offline query cache) and is the driver sqlx's own PostgreSQL support was measured
+//! against. Migrations are refinery's (versioned SQL files under `migrations/`, embedded at
+//! build time), run at start under a session advisory lock so that nodes starting together do
+//! not race them.
+//!
+//! Claims (queue, fallback timers, callback endpoints) use `FOR UPDATE SKIP LOCKED` with leases
+//! owned by a node id, so nodes never wait for one another's rows. Events get their ids in
+//! commit order (see [`append_events`]). Accepted sends are committed before the answer, and
+//! concurrent ones share a transaction (see `messages.rs`).
+
+mod accounts;
+mod events;
+mod fallbacks;
+mod messages;
+mod nonces;
+mod numbers;
+pub mod testdb;
+mod templates;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::{Cipher, NewEvent, Result, Store, StoreError};
+
+mod embedded {
+    refinery::embed_migrations!("src/postgres/migrations");
+}
+
+/// Connections kept per node. Each serves several pipelined queries at once.
+const POOL_SIZE: usize = 16;
+
+/// The advisory lock key of migrations (any constant unique to opencams: "ocmig" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6f_63_6d_69_67;
+
+/// The advisory lock key every transaction appending events takes first ("ocevt"): it is held
+/// until commit, so event ids are handed out in commit order and the callback router's cursor
+/// never passes an id that a slower transaction commits later. Appends come last in their
+/// transaction, so the lock is held for little more than the commit.
+const EVENT_LOCK: i64 = 0x6f_63_65_76_74;
+
+pub struct PgStore {
+    pool: Pool,
+    pub(crate) cipher: Cipher,
+}
+
+/// A pooled connection.
+pub(crate) type Client = deadpool_postgres::Object;
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.as_db_error() {
+            // class 23: integrity constraint violation (unique, foreign key, check, not null)
+            Some(db) if db.code().code().starts_with("23") => {
+                StoreError::Conflict(db.message().to_string())
+            }
+            Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
+            None => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            deadpool_postgres::PoolError::Closed => StoreError::Closed,
+            other => StoreError::Database(format!("cannot get a PostgreSQL connection: {other}")),
+        }
+    }
+}
+
+/// Reads a text column holding a domain vocabulary back into its value; a text the domain does
+/// not know is an error, not a silent default.
+pub(crate) fn enum_col<T>(r: &Row, idx: usize, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
+    let text: &str = r.try_get(idx)?;
+    parse(text).ok_or_else(|| {
+        StoreError::Database(format!("unknown stored value {text:?} in column {idx}"))
+    })
+}
+
+/// [`enum_col`] of a nullable column.
+pub(crate) fn opt_enum_col<T>(
+    r: &Row,
+    idx: usize,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>> {
+    match r.try_get::<_, Option<&str>>(idx)? {
+        None => Ok(None),
+        Some(text) => parse(text).map(Some).ok_or_else(|| {
+            StoreError::Database(format!("unknown stored value {text:?} in column {idx}"))
+        }),
+    }
+}
+
+/// Appends `events` (in order) inside `tx`, taking the event lock first: call it last in the
+/// transaction, after every other row it locks.
+pub(crate) async fn append_events(
+    tx: &deadpool_postgres::Transaction<'_>,
+    events: &[NewEvent],
+    now: i64,
+) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EVENT_LOCK])
+        .await?;
+    let accounts: Vec<i64> = events.iter().map(|e| e.account_id).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let messages: Vec<Option<&str>> = events.iter().map(|e| e.message_id.as_deref()).collect();
+    let payloads: Vec<&str> = events.iter().map(|e| e.payload.as_str()).collect();
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO events (account_id, kind, message_id, payload, created_at) \
+             SELECT a, k, m, p, $5 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) \
+             WITH ORDINALITY AS t(a, k, m, p, n) ORDER BY n",
+        )
+        .await?;
+    let params: [&(dyn ToSql + Sync); 5] = [&accounts, &kinds, &messages, &payloads, &now];
+    tx.execute(&stmt, &params).await?;
+    Ok(())
+}
+
+impl PgStore {
+    /// Connects to `url`, runs the migrations not yet applied (one node at a time) and keeps a
+    /// pool of connections.
+    pub async fn connect(url: &str, cipher: Cipher) -> Result<Self> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+        let where_ = describe(&config);
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StoreError::Config(format!("cannot set up the PostgreSQL pool: {e}")))?;
+        let mut client = pool.get().await.map_err(|e| {
+            StoreError::Config(format!("cannot connect to PostgreSQL at {where_}: {e}"))
+        })?;
+        migrate(&mut client).await?;
+        drop(client);
+        Ok(Self { pool, cipher })
+    }
+
+    pub(crate) async fn client(&self) -> Result<Client> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+/// `host:port/db` of a configuration, for error messages (never the password).
+fn describe(config: &tokio_postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}/{}", config.get_dbname().unwrap_or(""))
+}
+
+/// Runs the pending migrations while holding the migration lock: a second node starting at the
+/// same time waits here, then finds nothing left to do.
+async fn migrate(client: &mut Client) -> Result<()> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let ran = embedded::migrations::runner()
+        .set_migration_table_name("opencams_migrations")
+        .run_async(&mut ***client)
+        .await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await;
+    ran.map_err(|e| StoreError::Database(format!("PostgreSQL migration failed: {e}")))?;
+    unlocked?;
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    async fn is_empty(&self) -> Result<bool> {
+        let c = self.client().await?;
+        let row = c
+            .query_one("SELECT NOT EXISTS (SELECT 1 FROM accounts)", &[])
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let c = self.client().await?;
+        c.execute("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close();
+    }
+}
