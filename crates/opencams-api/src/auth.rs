@@ -155,7 +155,7 @@ async fn verify_v3(
             format_args!("{v:?} disagrees with the signed x-acs-version {version:?}"),
         ));
     }
-    check_time_and_nonce(state, &principal.key.id, date, nonce)?;
+    check_time_and_nonce(state, &principal.key.id, date, nonce).await?;
     Ok(Authenticated {
         principal,
         action: action.to_string(),
@@ -208,7 +208,8 @@ async fn verify_v1(
         &principal.key.id,
         get("Timestamp"),
         get("SignatureNonce"),
-    )?;
+    )
+    .await?;
     Ok(Authenticated {
         principal,
         action: get("Action").to_string(),
@@ -216,7 +217,7 @@ async fn verify_v1(
     })
 }
 
-fn check_time_and_nonce(
+async fn check_time_and_nonce(
     state: &AppState,
     key_id: &str,
     date: &str,
@@ -230,8 +231,13 @@ fn check_time_and_nonce(
             "the signature nonce must be 1 to 128 characters",
         ));
     }
-    if !state.nonces.check_and_insert(key_id, nonce, now_ms) {
-        return Err(CamsError::of(Code::SignatureNonceUsed));
+    match state.nonces.check_and_insert(key_id, nonce, now_ms).await {
+        Ok(true) => {}
+        Ok(false) => return Err(CamsError::of(Code::SignatureNonceUsed)),
+        Err(e) => {
+            tracing::error!(error = %e, "the nonce could not be checked");
+            return Err(CamsError::of(Code::ServiceUnavailable));
+        }
     }
     Ok(())
 }

@@ -177,4 +177,19 @@ impl StoreCache {
     pub fn clear_templates(&self) {
         self.templates.clear();
     }
+
+    /// Forgets what `change` (made on another node) may have made stale.
+    pub fn forget(&self, change: crate::Change) {
+        use crate::Change::*;
+        match change {
+            Numbers => self.numbers.clear(),
+            Templates => self.templates.clear(),
+            Accounts | Keys | Webhooks => {}
+            Everything => {
+                self.numbers.clear();
+                self.spaces.clear();
+                self.templates.clear();
+            }
+        }
+    }
 }

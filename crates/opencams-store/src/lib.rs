@@ -10,12 +10,13 @@
 //! and [`cache::StoreCache`] is the one read-through cache the hot paths share.
 
 pub mod cache;
+mod common;
+pub mod copy;
 pub mod crypto;
 pub mod events;
-mod common;
+pub mod postgres;
 mod receipts;
 mod records;
-pub mod postgres;
 pub mod sqlite;
 pub mod traits;
 
@@ -32,6 +33,48 @@ pub mod prelude {
         AccountStore, EventStore, FallbackStore, MessageStore, NonceStore, NumberStore, Store,
         TemplateStore,
     };
+}
+
+/// What a write changed that nodes may cache, as a shared store notifies it to every node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// Accounts' status or settings.
+    Accounts,
+    /// Access keys (created, enabled, disabled).
+    Keys,
+    Numbers,
+    Templates,
+    /// Webhook (callback) settings.
+    Webhooks,
+    /// Notifications may have been missed (the listener reconnected): everything.
+    Everything,
+}
+
+impl Change {
+    /// The notification payload.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Accounts => "accounts",
+            Change::Keys => "keys",
+            Change::Numbers => "numbers",
+            Change::Templates => "templates",
+            Change::Webhooks => "webhooks",
+            Change::Everything => "everything",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Change::Accounts,
+            Change::Keys,
+            Change::Numbers,
+            Change::Templates,
+            Change::Webhooks,
+            Change::Everything,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
 }
 
 /// Storage failures. Callers map `Conflict`/`NotFound` to user errors; the rest are internal.
@@ -54,23 +97,32 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Opens the store named by `database_url` (`sqlite:PATH`, or empty for `<data_dir>/opencams.db`).
+/// Opens the store named by `database_url` (`sqlite:PATH`, `postgres://user@host:port/db`, or
+/// empty for `<data_dir>/opencams.db`).
 pub async fn open(
     database_url: Option<&str>,
     data_dir: &Path,
     cipher: Cipher,
 ) -> Result<Arc<dyn Store>> {
     match database_url.map(str::trim).filter(|u| !u.is_empty()) {
-        None => Ok(Arc::new(sqlite::SqliteStore::open(&data_dir.join("opencams.db"), cipher)?)),
+        None => Ok(Arc::new(sqlite::SqliteStore::open(
+            &data_dir.join("opencams.db"),
+            cipher,
+        )?)),
         Some(url) if url.starts_with("sqlite:") => {
-            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-            Ok(Arc::new(sqlite::SqliteStore::open(Path::new(path), cipher)?))
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            Ok(Arc::new(sqlite::SqliteStore::open(
+                Path::new(path),
+                cipher,
+            )?))
         }
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Err(StoreError::Config(
-            "the PostgreSQL backend is not built yet; use sqlite:PATH or leave --database-url unset".into(),
-        )),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(postgres::PgStore::connect(url, cipher).await?))
+        }
         Some(url) => Err(StoreError::Config(format!(
-            "unsupported database URL {url:?}: use sqlite:PATH (or postgres:// once available)"
+            "unsupported database URL {url:?}: use sqlite:PATH or postgres://user@host:port/db"
         ))),
     }
 }

@@ -57,6 +57,10 @@ pub trait NumberStore: Send + Sync {
 pub trait NonceStore: Send + Sync {
     async fn record_nonces(&self, nonces: Vec<NonceRecord>) -> Result<()>;
     async fn live_nonces(&self, now: i64) -> Result<Vec<NonceRecord>>;
+    /// Records nonces that must not be live already (expiring after `now`), in order: for each,
+    /// whether it was new. On a store several nodes share, this is what refuses on one node a
+    /// nonce used on another; a nonce twice in one call is new only the first time.
+    async fn claim_nonces(&self, nonces: Vec<NonceRecord>, now: i64) -> Result<Vec<bool>>;
 }
 
 /// Templates, one row per language version; deleted rows are kept so codes are never reused.
@@ -248,6 +252,16 @@ pub trait Store:
     + Send
     + Sync
 {
+    /// True when several processes may use this store at once (PostgreSQL): nonces are claimed
+    /// in it, and what nodes cache of it is invalidated by its change notifications.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// What other nodes change, as the store's notifications tell it (`None`: no other node can
+    /// write to this store). Caches clear what a [`Change`] names.
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        None
+    }
     /// True when no account exists yet (first start).
     async fn is_empty(&self) -> Result<bool>;
     /// Liveness of the database (readiness probe).

@@ -36,11 +36,14 @@ fn msg(id: &str) -> MessageRow {
 #[tokio::test]
 async fn unsupported_urls_are_clear() {
     let dir = tempfile::tempdir().unwrap();
-    for url in ["mysql://x", "postgres://localhost/test"] {
-        match open(Some(url), dir.path(), cipher()).await {
-            Err(StoreError::Config(msg)) => assert!(msg.contains("sqlite:"), "{msg}"),
-            _ => panic!("{url} should be refused"),
+    match open(Some("mysql://x"), dir.path(), cipher()).await {
+        Err(StoreError::Config(msg)) => {
+            assert!(
+                msg.contains("sqlite:") && msg.contains("postgres://"),
+                "{msg}"
+            )
         }
+        _ => panic!("mysql:// should be refused"),
     }
     let path = dir.path().join("sub/x.db");
     let s = open(

@@ -72,7 +72,9 @@ impl StorageArgs {
                 || url.starts_with("postgres://")
                 || url.starts_with("postgresql://"))
         {
-            bail!("--database-url {url:?} is not supported: use sqlite:PATH");
+            bail!(
+                "--database-url {url:?} is not supported: use sqlite:PATH or postgres://user@host:port/db"
+            );
         }
         Ok((
             Storage {

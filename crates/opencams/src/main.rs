@@ -61,6 +61,8 @@ enum Command {
     /// Callback endpoints: delivery status, re-enable, replay
     #[command(subcommand)]
     Webhook(cmd::webhook::WebhookCmd),
+    /// Copy a SQLite install into an empty PostgreSQL database
+    Copy(cmd::copy::CopyArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -89,6 +91,7 @@ fn main() -> std::process::ExitCode {
             Command::Policy(c) => cmd::policy::run(&cli.storage, c).await,
             Command::Template(c) => cmd::template::run(&cli.storage, c).await,
             Command::Webhook(c) => cmd::webhook::run(&cli.storage, c).await,
+            Command::Copy(a) => cmd::copy::run(&cli.storage, a).await,
         }
     });
     match result {

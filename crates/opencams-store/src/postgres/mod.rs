@@ -19,14 +19,14 @@ mod fallbacks;
 mod messages;
 mod nonces;
 mod numbers;
-pub mod testdb;
 mod templates;
+pub mod testdb;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::{Cipher, NewEvent, Result, Store, StoreError};
+use crate::{Change, Cipher, NewEvent, Result, Store, StoreError};
 
 mod embedded {
     refinery::embed_migrations!("src/postgres/migrations");
@@ -44,9 +44,16 @@ const MIGRATION_LOCK: i64 = 0x6f_63_6d_69_67;
 /// transaction, so the lock is held for little more than the commit.
 const EVENT_LOCK: i64 = 0x6f_63_65_76_74;
 
+/// The channel every node LISTENs on; payloads are [`Change::as_str`].
+const CHANGES_CHANNEL: &str = "opencams_changes";
+
 pub struct PgStore {
     pool: Pool,
     pub(crate) cipher: Cipher,
+    changes: tokio::sync::broadcast::Sender<Change>,
+    listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Gathers concurrent `insert_messages` calls into shared transactions.
+    inserts: messages::InsertBatcher,
 }
 
 /// A pooled connection.
@@ -105,23 +112,38 @@ pub(crate) async fn append_events(
     events: &[NewEvent],
     now: i64,
 ) -> Result<()> {
+    let timed: Vec<(&NewEvent, i64)> = events.iter().map(|e| (e, now)).collect();
+    append_events_at(tx, &timed).await
+}
+
+/// [`append_events`] of events created at different times, as `(event, created_at)` in order:
+/// the events of several writes that share one transaction.
+pub(crate) async fn append_events_at(
+    tx: &deadpool_postgres::Transaction<'_>,
+    events: &[(&NewEvent, i64)],
+) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EVENT_LOCK])
         .await?;
-    let accounts: Vec<i64> = events.iter().map(|e| e.account_id).collect();
-    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-    let messages: Vec<Option<&str>> = events.iter().map(|e| e.message_id.as_deref()).collect();
-    let payloads: Vec<&str> = events.iter().map(|e| e.payload.as_str()).collect();
+    let accounts: Vec<i64> = events.iter().map(|(e, _)| e.account_id).collect();
+    let kinds: Vec<&str> = events.iter().map(|(e, _)| e.kind.as_str()).collect();
+    let messages: Vec<Option<&str>> = events
+        .iter()
+        .map(|(e, _)| e.message_id.as_deref())
+        .collect();
+    let payloads: Vec<&str> = events.iter().map(|(e, _)| e.payload.as_str()).collect();
+    let created: Vec<i64> = events.iter().map(|(_, at)| *at).collect();
     let stmt = tx
         .prepare_cached(
             "INSERT INTO events (account_id, kind, message_id, payload, created_at) \
-             SELECT a, k, m, p, $5 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) \
-             WITH ORDINALITY AS t(a, k, m, p, n) ORDER BY n",
+             SELECT a, k, m, p, c \
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
+             WITH ORDINALITY AS t(a, k, m, p, c, n) ORDER BY n",
         )
         .await?;
-    let params: [&(dyn ToSql + Sync); 5] = [&accounts, &kinds, &messages, &payloads, &now];
+    let params: [&(dyn ToSql + Sync); 5] = [&accounts, &kinds, &messages, &payloads, &created];
     tx.execute(&stmt, &params).await?;
     Ok(())
 }
@@ -135,7 +157,7 @@ impl PgStore {
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
         let where_ = describe(&config);
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             tokio_postgres::NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -150,11 +172,78 @@ impl PgStore {
         })?;
         migrate(&mut client).await?;
         drop(client);
-        Ok(Self { pool, cipher })
+        let (changes, _) = tokio::sync::broadcast::channel(1024);
+        let listener = tokio::spawn(listen(config, changes.clone()));
+        let inserts = messages::InsertBatcher::start(pool.clone());
+        Ok(Self {
+            pool,
+            cipher,
+            changes,
+            listener: std::sync::Mutex::new(Some(listener)),
+            inserts,
+        })
     }
 
     pub(crate) async fn client(&self) -> Result<Client> {
         Ok(self.pool.get().await?)
+    }
+
+    /// Tells every node (this one too) that `change` was just committed. The write stands even
+    /// if the notification cannot be sent (then other nodes' caches catch up by their TTL).
+    pub(crate) async fn changed(&self, change: Change) {
+        let sent = async {
+            let c = self.client().await?;
+            c.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&CHANGES_CHANNEL, &change.as_str()],
+            )
+            .await?;
+            Ok::<_, StoreError>(())
+        };
+        if let Err(e) = sent.await {
+            tracing::warn!(error = %e, change = change.as_str(), "cannot notify the other nodes");
+        }
+    }
+}
+
+/// LISTENs for changes on a connection of its own and passes them on, until the store closes.
+/// When the connection is lost, notifications may have been missed: it passes on
+/// [`Change::Everything`] once it is back.
+async fn listen(config: tokio_postgres::Config, out: tokio::sync::broadcast::Sender<Change>) {
+    use futures_util::StreamExt;
+    let mut first = true;
+    loop {
+        match config.connect(tokio_postgres::NoTls).await {
+            Ok((client, mut conn)) => {
+                let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+                let sql = format!("LISTEN {CHANGES_CHANNEL}");
+                let listening = client.batch_execute(&sql);
+                // the LISTEN only completes while the connection is being polled
+                let mut listening = std::pin::pin!(listening);
+                let ok = loop {
+                    tokio::select! {
+                        r = &mut listening => break r.is_ok(),
+                        m = messages.next() => if m.is_none() { break false },
+                    }
+                };
+                if ok {
+                    if !first {
+                        let _ = out.send(Change::Everything);
+                    }
+                    while let Some(Ok(m)) = messages.next().await {
+                        if let tokio_postgres::AsyncMessage::Notification(n) = m
+                            && let Some(change) = Change::parse(n.payload())
+                        {
+                            let _ = out.send(change);
+                        }
+                    }
+                }
+                tracing::warn!("the PostgreSQL change listener lost its connection; reconnecting");
+            }
+            Err(e) => tracing::warn!(error = %e, "the PostgreSQL change listener cannot connect"),
+        }
+        first = false;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 
@@ -192,6 +281,14 @@ async fn migrate(client: &mut Client) -> Result<()> {
 
 #[async_trait::async_trait]
 impl Store for PgStore {
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        Some(self.changes.subscribe())
+    }
+
     async fn is_empty(&self) -> Result<bool> {
         let c = self.client().await?;
         let row = c
@@ -207,6 +304,9 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
+        if let Some(listener) = self.listener.lock().ok().and_then(|mut l| l.take()) {
+            listener.abort();
+        }
         self.pool.close();
     }
 }

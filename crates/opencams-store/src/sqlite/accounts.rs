@@ -1,40 +1,12 @@
 //! Accounts, their spaces and settings, and access keys on SQLite.
 
-use rand::Rng;
-use rand::distributions::Alphanumeric;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::SqliteStore;
+use crate::common::{
+    key_aad, list_to_text, new_key_id, new_key_secret, new_space_id, text_to_list,
+};
 use crate::*;
-
-fn random_alnum(n: usize) -> String {
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(n)
-        .map(char::from)
-        .collect()
-}
-
-fn new_space_id() -> String {
-    format!("cams-{}", random_alnum(12).to_ascii_lowercase())
-}
-
-fn key_aad(id: &str) -> String {
-    format!("access_key:{id}")
-}
-
-fn list_to_text(list: &Option<Vec<String>>) -> Option<String> {
-    list.as_ref().map(|l| l.join(","))
-}
-
-fn text_to_list(text: Option<String>) -> Option<Vec<String>> {
-    text.map(|t| {
-        t.split(',')
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect()
-    })
-}
 
 const ACCOUNT_COLS: &str = "id, name, status, default_space, created_at";
 
@@ -249,8 +221,8 @@ impl AccountStore for SqliteStore {
 
     async fn create_key(&self, key: NewKey, now: i64) -> Result<AccessKey> {
         self.write(move |c, cipher| {
-            let id = format!("LTAI{}", random_alnum(20));
-            let secret = random_alnum(30);
+            let id = new_key_id();
+            let secret = new_key_secret();
             let sealed = cipher.seal(&key_aad(&id), &secret)?;
             c.execute(
                 "INSERT INTO access_keys (id, account_id, secret_sealed, enabled, actions, spaces, created_at) \

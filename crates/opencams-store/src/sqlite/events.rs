@@ -5,19 +5,16 @@
 //! (number setting over space setting) and inserts one pending delivery per (endpoint, event).
 //! Deliveries are keyed by event id, so an endpoint's outbox is always read in event order.
 
-use rand::Rng;
-use rand::distributions::Alphanumeric;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use opencams_domain::{EventKind, SendType};
 
 use super::{SqliteStore, enum_col};
+use crate::common::{
+    audit_template_code, callback_secret_aad, callback_url, disable_reason, new_callback_secret,
+};
 use crate::events::complete;
 use crate::*;
-
-fn secret_aad(account_id: i64) -> String {
-    format!("callback_secret:{account_id}")
-}
 
 const SETTING_COLS: &str =
     "space_id, phone, account_id, status_url, up_url, http_flag, queue_flag, updated_at";
@@ -80,15 +77,10 @@ fn secret(c: &Connection, cipher: &Cipher, account_id: i64, now: i64) -> Result<
         .query_row([account_id], |r| r.get(0))
         .optional()?;
     if let Some(sealed) = sealed {
-        return cipher.open(&secret_aad(account_id), &sealed);
+        return cipher.open(&callback_secret_aad(account_id), &sealed);
     }
-    let plain: String = rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(40)
-        .map(char::from)
-        .collect();
-    let plain = format!("whsec_{plain}");
-    let sealed = cipher.seal(&secret_aad(account_id), &plain)?;
+    let plain = new_callback_secret();
+    let sealed = cipher.seal(&callback_secret_aad(account_id), &plain)?;
     c.prepare_cached(
         "INSERT INTO callback_secrets (account_id, secret_sealed, created_at) VALUES (?1, ?2, ?3)",
     )?
@@ -112,9 +104,7 @@ struct EventRef {
 fn subject(c: &Connection, e: &EventRef) -> Result<Option<(String, Option<String>)>> {
     Ok(Some(match (e.kind, &e.message_id) {
         (EventKind::Audit, _) => {
-            let payload: serde_json::Value =
-                serde_json::from_str(&e.payload).unwrap_or(serde_json::Value::Null);
-            let Some(code) = payload["TemplateCode"].as_str() else {
+            let Some(code) = audit_template_code(&e.payload) else {
                 return Ok(None);
             };
             let space: Option<String> = c
@@ -138,9 +128,7 @@ fn subject(c: &Connection, e: &EventRef) -> Result<Option<(String, Option<String
 /// up to a thousand events, mostly of the same few numbers.
 type Destinations = std::collections::HashMap<(EventKind, String, Option<String>), Option<String>>;
 
-/// The URL an event goes to: a number's setting overrides its space's; inbound messages go to
-/// the UpCallbackUrl (else the space's status URL, the "account URL"); audits go to the space's
-/// status URL. `HttpFlag=N` at the deciding level means no HTTP delivery.
+/// The URL an event goes to (see [`callback_url`]).
 fn destination(c: &Connection, e: &EventRef, seen: &mut Destinations) -> Result<Option<String>> {
     let Some((space_id, phone)) = subject(c, e)? else {
         return Ok(None);
@@ -166,24 +154,7 @@ fn url_for(
         Some(p) => setting(c, space_id, p)?,
         None => None,
     };
-    let http = number
-        .as_ref()
-        .and_then(|n| n.http_flag)
-        .or_else(|| space.as_ref().and_then(|s| s.http_flag))
-        .unwrap_or(true);
-    if !http {
-        return Ok(None);
-    }
-    let num =
-        |f: fn(&WebhookSetting) -> &Option<String>| number.as_ref().and_then(|n| f(n).clone());
-    let sp = |f: fn(&WebhookSetting) -> &Option<String>| space.as_ref().and_then(|s| f(s).clone());
-    Ok(match kind {
-        EventKind::Audit => sp(|s| &s.status_url),
-        EventKind::Inbound => num(|s| &s.up_url)
-            .or_else(|| sp(|s| &s.up_url))
-            .or_else(|| sp(|s| &s.status_url)),
-        EventKind::Status => num(|s| &s.status_url).or_else(|| sp(|s| &s.status_url)),
-    })
+    Ok(callback_url(kind, space.as_ref(), number.as_ref()))
 }
 
 /// Puts one event in the outbox of its endpoint; false when it has no destination or is pending.
@@ -399,11 +370,14 @@ fn settle(
                     "SELECT failures, COALESCE(first_failure_at, ?2) FROM callback_endpoints WHERE id = ?1",
                 )?
                 .query_row(params![id, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            if failures >= *disable_after && now - first >= *disable_span_ms {
-                let reason = format!(
-                    "disabled after {failures} consecutive failed attempts over {} s; last error: {error}",
-                    (now - first) / 1000
-                );
+            if let Some(reason) = disable_reason(
+                failures,
+                first,
+                now,
+                *disable_after,
+                *disable_span_ms,
+                error,
+            ) {
                 c.prepare_cached(
                     "UPDATE callback_endpoints SET enabled = 0, disabled_reason = ?1, disabled_at = ?2 WHERE id = ?3",
                 )?

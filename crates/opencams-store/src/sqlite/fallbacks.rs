@@ -4,9 +4,10 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use opencams_domain::{Direction, FallbackState, MessageStatus};
+use opencams_domain::FallbackState;
 
 use super::{SqliteStore, enum_col};
+use crate::common::{fallback_decidable_sql, fallback_timer, policy_aad, policy_id, text_to_list};
 
 use crate::*;
 
@@ -22,32 +23,17 @@ fn row(r: &Row<'_>) -> rusqlite::Result<FallbackRow> {
         state: enum_col(r, 3, FallbackState::parse)?,
         due_at: r.get(4)?,
         attempts: r.get(5)?,
-        sms_ids: ids
-            .map(|s| {
-                s.split(',')
-                    .filter(|x| !x.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        sms_ids: text_to_list(ids).unwrap_or_default(),
         text: r.get(7)?,
         error: r.get(8)?,
         updated_at: r.get(9)?,
     })
 }
 
-/// The fallback row of a message accepted with a FallBackId: a timer when it has a duration,
-/// else armed until the message fails (a message refused at verification fails at once).
+/// The fallback row of a message accepted with a FallBackId (see [`fallback_timer`]).
 pub(super) fn create_for(c: &Connection, m: &MessageRow) -> Result<()> {
-    let Some(policy) = &m.fallback_id else {
+    let Some((policy, state, due_at)) = fallback_timer(m) else {
         return Ok(());
-    };
-    if m.direction != Direction::Out {
-        return Ok(());
-    }
-    let (state, due_at) = match m.fallback_duration {
-        Some(secs) => (FallbackState::Scheduled, Some(m.created_at + secs * 1000)),
-        None => (FallbackState::Armed, None),
     };
     c.prepare_cached(
         "INSERT INTO fallbacks (message_id, account_id, policy_id, state, due_at, created_at, updated_at) \
@@ -57,24 +43,13 @@ pub(super) fn create_for(c: &Connection, m: &MessageRow) -> Result<()> {
     Ok(())
 }
 
-/// The claim of fallbacks that must be decided now, with the statuses that decide them taken from
-/// the domain (a message that will never be delivered fires an armed fallback; one that reached
-/// the user cancels a waiting one). Built once.
+/// The claim of fallbacks that must be decided now (see [`fallback_decidable_sql`]). Built once.
 static CLAIM_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let statuses = |keep: fn(&MessageStatus) -> bool| {
-        let set: Vec<MessageStatus> = MessageStatus::ALL.iter().copied().filter(keep).collect();
-        MessageStatus::sql_list(&set)
-    };
-    let undeliverable = statuses(|s| s.undeliverable());
-    let reached = statuses(|s| s.reached_user());
+    let decidable = fallback_decidable_sql("?3");
     format!(
         "UPDATE fallbacks SET lease_owner = ?1, lease_until = ?2 WHERE message_id IN ( \
            SELECT f.message_id FROM fallbacks f JOIN messages m ON m.id = f.message_id \
-           WHERE (f.lease_until IS NULL OR f.lease_until <= ?3) AND ( \
-             (f.state = 'scheduled' AND f.due_at <= ?3) \
-             OR (f.state = 'armed' AND m.status IN {undeliverable}) \
-             OR (f.state IN ('scheduled', 'armed') AND m.status IN {reached}) \
-             OR (f.state = 'sending')) \
+           WHERE {decidable} \
            LIMIT ?4) \
          RETURNING message_id"
     )
@@ -184,18 +159,14 @@ pub(super) fn get(c: &Connection, id: &str) -> Result<Option<FallbackRow>> {
 
 // policies: ids are numbered per account (`S_000001`, …) and never reused
 
-fn aad(account_id: i64, id: &str) -> String {
-    format!("policy:{account_id}:{id}")
-}
-
 fn create_policy(c: &Connection, cipher: &Cipher, p: &NewPolicy, now: i64) -> Result<Policy> {
     let n: i64 = c.query_row(
         "SELECT COUNT(*) FROM policies WHERE account_id = ?1",
         [p.account_id],
         |r| r.get(0),
     )?;
-    let id = format!("S_{:06}", n + 1);
-    let sealed = cipher.seal(&aad(p.account_id, &id), p.connection.expose())?;
+    let id = policy_id(n + 1);
+    let sealed = cipher.seal(&policy_aad(p.account_id, &id), p.connection.expose())?;
     c.execute(
         "INSERT INTO policies (id, account_id, name, channel, sender_id, connection_sealed, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -235,7 +206,7 @@ fn select_policies(
     let mut out = Vec::new();
     for row in rows {
         let (id, name, channel, sender_id, sealed, created_at) = row?;
-        let connection = cipher.open(&aad(account_id, &id), &sealed)?;
+        let connection = cipher.open(&policy_aad(account_id, &id), &sealed)?;
         out.push(Policy {
             id,
             account_id,

@@ -6,6 +6,7 @@ use opencams_domain::message::FallBackRule;
 use opencams_domain::{Direction, MessageStatus, SendType};
 
 use super::{SqliteStore, enum_col, opt_enum_col};
+use crate::common::{queued, status_change, status_moves_sql};
 
 use crate::*;
 
@@ -90,7 +91,7 @@ pub(super) fn insert_all(
             m.created_at,
             m.updated_at
         ])?;
-        if m.direction == Direction::Out && m.status == MessageStatus::Accepted {
+        if queued(m) {
             enqueue.execute(params![m.id, m.created_at])?;
         }
         super::fallbacks::create_for(c, m)?;
@@ -232,25 +233,16 @@ fn status_row(r: &Row<'_>) -> rusqlite::Result<MessageStatusRow> {
     })
 }
 
-/// Finds, checks and updates in one statement, in the order of
-/// [`MessageStatus::may_become`]: failed ends a message that has not been delivered (a late
-/// failed after delivery is ignored); a later delivered/read wins even over failed (whose rank is
-/// below every other); a late sent never moves a message back. The order comes from the domain's
-/// [`MessageStatus::rank_sql`]. Built once: it runs twice per delivered message.
+/// Finds, checks and updates in one statement, in the order of [`status_moves_sql`]. Built
+/// once: it runs twice per delivered message.
 static CHANGE_STATUS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let rank = MessageStatus::rank_sql("status");
-    let failable: Vec<MessageStatus> = MessageStatus::ALL
-        .iter()
-        .copied()
-        .filter(|s| s.may_become(MessageStatus::Failed))
-        .collect();
-    let failable = MessageStatus::sql_list(&failable);
+    let moves = status_moves_sql("?6", "?7");
     format!(
         "UPDATE messages SET status = ?2, \
            error_code = CASE WHEN ?6 THEN ?3 ELSE error_code END, \
            error_description = CASE WHEN ?6 THEN ?4 ELSE error_description END, \
            updated_at = max(updated_at, ?5) \
-         WHERE provider_id = ?1 AND CASE WHEN ?6 THEN status IN {failable} ELSE {rank} < ?7 END \
+         WHERE provider_id = ?1 AND {moves} \
          RETURNING {STATUS_COLS}"
     )
 });
@@ -259,11 +251,9 @@ static CHANGE_STATUS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new
 /// (one statement finds, checks and updates it); `None` when there is no such message or the
 /// status does not change it.
 fn change_status(c: &Connection, u: &StatusUpdate) -> Result<Option<MessageStatusRow>> {
-    let failed = u.status == MessageStatus::Failed;
-    let new_rank = u.status.rank();
-    if !failed && new_rank <= 0 {
+    let Some((failed, new_rank)) = status_change(u) else {
         return Ok(None);
-    }
+    };
     Ok(c.prepare_cached(&CHANGE_STATUS_SQL)?
         .query_row(
             params![

@@ -44,4 +44,27 @@ impl NonceStore for SqliteStore {
         })
         .await
     }
+
+    /// One process uses a SQLite store (the server checks nonces in memory), so this scans the
+    /// live nonces rather than keeping an index that would slow every request's write.
+    async fn claim_nonces(&self, nonces: Vec<NonceRecord>, now: i64) -> Result<Vec<bool>> {
+        self.write(move |c, _| {
+            let mut live = c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM nonces WHERE expires_at > ?1 AND key_id = ?2 AND nonce = ?3)",
+            )?;
+            let mut ins = c.prepare_cached(
+                "INSERT INTO nonces (key_id, nonce, expires_at) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut out = Vec::with_capacity(nonces.len());
+            for n in &nonces {
+                let used: bool = live.query_row(params![now, n.key_id, n.nonce], |r| r.get(0))?;
+                if !used {
+                    ins.execute(params![n.key_id, n.nonce, n.expires_at])?;
+                }
+                out.push(!used);
+            }
+            Ok(out)
+        })
+        .await
+    }
 }

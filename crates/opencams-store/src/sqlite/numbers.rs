@@ -3,11 +3,8 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::SqliteStore;
+use crate::common::number_aad;
 use crate::*;
-
-fn number_aad(phone: &str, what: &str) -> String {
-    format!("number:{phone}:{what}")
-}
 
 const NUMBER_COLS: &str = "id, account_id, space_id, phone, channel, status, verified_name, quality_rating, \
      messaging_limit_tier, throughput_mps, phone_number_id, waba_id, access_token_sealed, app_secret_sealed, \

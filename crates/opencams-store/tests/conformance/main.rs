@@ -1,623 +1,121 @@
 //! The Store conformance suite: the contracts of every aggregate trait, written against
-//! `Arc<dyn Store>` only, so that each backend runs it unchanged. [`backend`] opens the one under
-//! test: SQLite in a temporary directory (a PostgreSQL backend adds itself there, chosen by
-//! `OPENCAMS_TEST_DATABASE_URL`). What is particular to one backend is tested beside it
-//! (`tests/sqlite.rs`).
+//! `Arc<dyn Store>` only, each case an `async fn(Place)`. [`conformance!`] runs every case on
+//! every backend, unchanged: `sqlite::<case>` in a temporary directory and `postgres::<case>`
+//! in a fresh database of its own (dropped after), on the server of `OPENCAMS_TEST_DATABASE_URL`
+//! (default: the trust-auth server at 127.0.0.1:5432). What is particular to one backend is
+//! tested beside it (`tests/sqlite.rs`, `tests/postgres.rs`).
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
 use std::sync::Arc;
 
-use opencams_domain::template::AuditStatus;
-use opencams_domain::{Direction, EventKind, MessageStatus, SendType};
+use opencams_store::postgres::testdb::TestDatabase;
 use opencams_store::*;
+
+mod cases;
+mod receipts;
 
 fn cipher() -> Cipher {
     Cipher::from_key(&[42; 32])
 }
 
-mod receipts;
-
-/// The backend under test, keeping its data in `dir`.
-pub async fn backend(dir: &std::path::Path) -> Arc<dyn Store> {
-    open(None, dir, cipher()).await.unwrap()
+/// Where a case keeps its data: a backend's place, opened (and reopened) by the case.
+pub enum Place {
+    Sqlite(tempfile::TempDir),
+    Postgres(TestDatabase),
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accounts_keys_numbers_survive_restart_and_secrets_are_sealed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = backend(dir.path()).await;
-    assert!(store.is_empty().await.unwrap());
-    let acct = store.create_account("acme", 1).await.unwrap();
-    assert!(acct.default_space.starts_with("cams-"));
-    assert!(matches!(
-        store.create_account("acme", 2).await,
-        Err(StoreError::Conflict(_))
-    ));
-    let key = store
-        .create_key(
-            NewKey {
-                account_id: acct.id,
-                actions: Some(vec!["QueryChatappPhoneNumbers".into()]),
-                spaces: None,
-            },
-            3,
-        )
-        .await
-        .unwrap();
-    assert!(key.id.starts_with("LTAI") && key.id.len() == 24);
-    assert_eq!(key.secret.expose().len(), 30);
-    let number = NewNumber {
-        account_id: acct.id,
-        space_id: acct.default_space.clone(),
-        phone: "8613600000000".into(),
-        channel: "whatsapp-cloud".into(),
-        verified_name: "Acme".into(),
-        throughput_mps: 80,
-        cloud: Some(CloudSettings {
-            phone_number_id: "1001".into(),
-            waba_id: "2001".into(),
-            access_token: Some(Secret::new("EAAGtokenvalue")),
-            app_secret: Some(Secret::new("appsecretvalue")),
-            api_base: None,
-            api_version: Some("v23.0".into()),
-        }),
-    };
-    store.add_number(number.clone(), 4).await.unwrap();
-    assert!(matches!(
-        store.add_number(number, 5).await,
-        Err(StoreError::Conflict(_))
-    ));
-    store.set_key_enabled(&key.id, false).await.unwrap();
-    store.close().await;
+impl Place {
+    /// The backend under test, opened on this place with the suite's master key.
+    pub async fn open(&self) -> Arc<dyn Store> {
+        self.open_with(cipher()).await
+    }
 
-    // nothing secret is readable in the database files
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("opencams.db")
-        {
-            let bytes = std::fs::read(&path).unwrap();
-            for secret in [key.secret.expose(), "EAAGtokenvalue", "appsecretvalue"] {
-                assert!(
-                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                    "{secret} in {path:?}"
-                );
+    /// The backend opened with another master key.
+    pub async fn open_with(&self, cipher: Cipher) -> Arc<dyn Store> {
+        match self {
+            Place::Sqlite(dir) => open(None, dir.path(), cipher).await.unwrap(),
+            Place::Postgres(db) => open(Some(&db.url), std::path::Path::new("."), cipher)
+                .await
+                .unwrap(),
+        }
+    }
+
+    /// Every byte the backend keeps, to look for secrets in: the SQLite files, or every row of
+    /// every table as PostgreSQL prints it.
+    pub async fn raw_contents(&self) -> Vec<u8> {
+        match self {
+            Place::Sqlite(dir) => {
+                let mut all = Vec::new();
+                for entry in std::fs::read_dir(dir.path()).unwrap() {
+                    all.extend(std::fs::read(entry.unwrap().path()).unwrap());
+                }
+                all
+            }
+            Place::Postgres(db) => {
+                let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                let tables = client
+                    .query(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+                        &[],
+                    )
+                    .await
+                    .unwrap();
+                let mut all = Vec::new();
+                for t in tables {
+                    let name: String = t.get(0);
+                    for row in client
+                        .query(&format!("SELECT t::text FROM {name} t"), &[])
+                        .await
+                        .unwrap()
+                    {
+                        all.extend(row.get::<_, String>(0).into_bytes());
+                    }
+                }
+                all
             }
         }
     }
-
-    let store = backend(dir.path()).await;
-    assert!(!store.is_empty().await.unwrap());
-    let again = store.key(&key.id).await.unwrap().unwrap();
-    assert_eq!(again.secret, key.secret);
-    assert!(!again.enabled);
-    assert_eq!(
-        again.actions,
-        Some(vec!["QueryChatappPhoneNumbers".to_string()])
-    );
-    assert_eq!(again.account_name, "acme");
-    let n = store.number("8613600000000").await.unwrap().unwrap();
-    assert_eq!(
-        n.cloud.unwrap().access_token.unwrap().expose(),
-        "EAAGtokenvalue"
-    );
-    let listed = store
-        .list_numbers(NumberFilter {
-            account_id: Some(acct.id),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(listed.len(), 1);
-    // a different master key cannot read the secrets
-    store.close().await;
-    let other = open(None, dir.path(), Cipher::from_key(&[1; 32]))
-        .await
-        .unwrap();
-    assert!(matches!(
-        other.key(&key.id).await,
-        Err(StoreError::Crypto(_))
-    ));
-    other.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn group_commit_keeps_every_write_and_isolates_failures() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = backend(dir.path()).await;
-    let mut tasks = Vec::new();
-    for i in 0..200 {
-        let s = store.clone();
-        // every tenth name repeats an earlier one: that write alone fails
-        let name = if i % 10 == 9 {
-            format!("acct-{}", i - 1)
-        } else {
-            format!("acct-{i}")
-        };
-        tasks.push(tokio::spawn(
-            async move { s.create_account(&name, i).await },
-        ));
-    }
-    let mut ok = 0;
-    let mut conflicts = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            Ok(_) => ok += 1,
-            Err(StoreError::Conflict(_)) => conflicts += 1,
-            Err(e) => panic!("{e}"),
+/// Runs each case on SQLite and on PostgreSQL (skipped, with a message, when no server is
+/// reachable and none is required; see `opencams_store::postgres::testdb`).
+macro_rules! conformance {
+    ($($m:ident :: $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::$m::$name(crate::Place::Sqlite(tempfile::tempdir().unwrap())).await
+                }
+            )*
         }
-    }
-    assert_eq!((ok, conflicts), (180, 20));
-    assert_eq!(store.list_accounts().await.unwrap().len(), 180);
-    assert_eq!(store.list_spaces(None).await.unwrap().len(), 180);
-}
-
-#[tokio::test]
-async fn nonces_persist_until_they_expire() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = backend(dir.path()).await;
-    let n = |nonce: &str, exp| NonceRecord {
-        key_id: "K".into(),
-        nonce: nonce.into(),
-        expires_at: exp,
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(db) = opencams_store::postgres::testdb::TestDatabase::create().await {
+                        crate::$m::$name(crate::Place::Postgres(db)).await
+                    }
+                }
+            )*
+        }
     };
-    store
-        .record_nonces(vec![n("a", 100), n("b", 200), n("a", 100)])
-        .await
-        .unwrap();
-    let live = store.live_nonces(150).await.unwrap();
-    assert_eq!(live, vec![n("b", 200)]);
 }
 
-fn tpl(space: &str, account: i64, code: &str, name: &str, lang: &str) -> TemplateWrite {
-    TemplateWrite {
-        account_id: account,
-        space_id: space.into(),
-        code: code.into(),
-        name: name.into(),
-        language: lang.into(),
-        category: "UTILITY".into(),
-        components: r#"[{"Type":"BODY","Text":"hi"}]"#.into(),
-        example: "{}".into(),
-        review_due_at: Some(100),
-        ..Default::default()
-    }
-}
-
-#[tokio::test]
-async fn templates_versions_review_list_and_delete() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = backend(dir.path()).await;
-    let a = s.create_account("acme", 1).await.unwrap();
-    let sp = a.default_space.clone();
-    let ev = |p: &str| {
-        Some(NewEvent {
-            account_id: a.id,
-            kind: EventKind::Audit,
-            message_id: None,
-            payload: p.into(),
-        })
-    };
-    let en = s
-        .insert_template(tpl(&sp, a.id, "C1", "order", "en"), ev("created"), 10)
-        .await
-        .unwrap();
-    assert_eq!(en.audit_status, AuditStatus::Auditing);
-    assert!(matches!(
-        s.insert_template(tpl(&sp, a.id, "C2", "order", "en"), None, 11)
-            .await,
-        Err(StoreError::Conflict(_))
-    ));
-    s.insert_template(tpl(&sp, a.id, "C1", "order", "fr"), None, 12)
-        .await
-        .unwrap();
-    assert_eq!(s.templates_by_code(&sp, "C1").await.unwrap().len(), 2);
-    assert_eq!(s.templates_by_name(&sp, "order").await.unwrap().len(), 2);
-    assert_eq!(s.due_template_reviews(100, 10).await.unwrap().len(), 2);
-    let passed = s
-        .set_template_status(en.id, AuditStatus::Pass, "", ev("pass"), 20)
-        .await
-        .unwrap();
-    assert_eq!(
-        (passed.audit_status.as_str(), passed.review_due_at),
-        ("pass", None)
-    );
-    let modified = s
-        .modify_template(en.id, tpl(&sp, a.id, "C1", "order", "en"), None, 30)
-        .await
-        .unwrap();
-    assert_eq!(modified.audit_status, AuditStatus::Auditing);
-    for i in 0..25 {
-        s.insert_template(
-            tpl(&sp, a.id, &format!("K{i}"), &format!("t{i}"), "en"),
-            None,
-            40 + i,
-        )
-        .await
-        .unwrap();
-    }
-    let f = TemplateFilter {
-        space_id: sp.clone(),
-        limit: 10,
-        offset: 20,
-        ..Default::default()
-    };
-    let (total, page) = s.list_templates(f).await.unwrap();
-    assert_eq!((total, page.len()), (27, 7));
-    let f = TemplateFilter {
-        space_id: sp.clone(),
-        language: Some("fr".into()),
-        limit: 10,
-        ..Default::default()
-    };
-    assert_eq!(s.list_templates(f).await.unwrap().0, 1);
-    s.delete_templates(vec![en.id], 50).await.unwrap();
-    assert_eq!(s.templates_by_code(&sp, "C1").await.unwrap().len(), 1);
-    // the deleted code+language is never handed out again
-    assert!(matches!(
-        s.insert_template(tpl(&sp, a.id, "C1", "other", "en"), None, 60)
-            .await,
-        Err(StoreError::Conflict(_))
-    ));
-    // but the name is free again
-    s.insert_template(tpl(&sp, a.id, "C9", "order", "en"), None, 61)
-        .await
-        .unwrap();
-    let events = s.events_after(0, 10).await.unwrap();
-    assert_eq!(
-        events
-            .iter()
-            .map(|e| e.payload.as_str())
-            .collect::<Vec<_>>(),
-        vec!["created", "pass"]
-    );
-}
-
-/// A provider status for `provider_id`, echoing our `message_id` when given.
-fn status_update(
-    provider_id: &str,
-    message_id: Option<&str>,
-    status: &str,
-    at: i64,
-) -> StatusUpdate {
-    StatusUpdate {
-        provider_id: provider_id.into(),
-        message_id: message_id.map(String::from),
-        // a status no provider reports (`deleted`) stands for one outside the order
-        status: MessageStatus::parse(status).unwrap_or(MessageStatus::Received),
-        at,
-        error_code: None,
-        error_description: None,
-    }
-}
-
-/// An event builder whose payload is the new status.
-fn status_event() -> EventBuilder {
-    Box::new(|m: &MessageStatusRow, st: MessageStatus| {
-        Some(NewEvent {
-            account_id: m.account_id,
-            kind: EventKind::Status,
-            message_id: Some(m.id.clone()),
-            payload: st.as_str().into(),
-        })
-    })
-}
-
-fn msg(id: &str) -> MessageRow {
-    MessageRow {
-        id: id.into(),
-        account_id: 1,
-        space_id: "s".into(),
-        direction: Direction::Out,
-        sender: "8613600000000".into(),
-        recipient: "8613900000000".into(),
-        send_type: SendType::Message,
-        message_type: "text".into(),
-        body: "{}".into(),
-        status: MessageStatus::Accepted,
-        provider_id: None,
-        created_at: 5,
-        updated_at: 5,
-        ..Default::default()
-    }
-}
-
-#[tokio::test]
-async fn message_batches_are_all_or_nothing_and_windows_only_move_forward() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = backend(dir.path()).await;
-    s.insert_messages(vec![msg("m1"), msg("m2")], vec![])
-        .await
-        .unwrap();
-    // a batch with one bad row stores none of it
-    assert!(
-        s.insert_messages(vec![msg("m3"), msg("m1")], vec![])
-            .await
-            .is_err()
-    );
-    assert!(s.message("m3").await.unwrap().is_none());
-    assert_eq!(s.count_messages().await.unwrap(), 2);
-    assert_eq!(
-        s.message("m2").await.unwrap().unwrap().recipient,
-        "8613900000000"
-    );
-    s.record_inbound_window("A", "U", 100).await.unwrap();
-    s.record_inbound_window("A", "U", 50).await.unwrap();
-    assert_eq!(s.last_inbound("A", "U").await.unwrap(), Some(100));
-    assert_eq!(s.last_inbound("A", "X").await.unwrap(), None);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queue_leases_are_exclusive_and_expire() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = backend(dir.path()).await;
-    let batch: Vec<MessageRow> = (0..50).map(|i| msg(&format!("q{i:02}"))).collect();
-    s.insert_messages(batch, vec![]).await.unwrap();
-    // two claimers at once never share a message
-    let (a, b) = tokio::join!(
-        s.claim_due("A", 10, 1000, 30),
-        s.claim_due("B", 10, 1000, 30)
-    );
-    let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.len() + b.len(), 50);
-    let ids_a: std::collections::HashSet<_> = a.iter().map(|c| c.message.id.clone()).collect();
-    assert!(b.iter().all(|c| !ids_a.contains(&c.message.id)));
-    // while leased nothing more is claimable; after the lease it is
-    assert!(s.claim_due("C", 500, 1000, 100).await.unwrap().is_empty());
-    let again = s.claim_due("C", 1011, 1000, 100).await.unwrap();
-    assert_eq!(again.len(), 50);
-    // the old owner can no longer settle; the new one can
-    let id = again[0].message.id.clone();
-    let sub = Settlement::Submitted {
-        provider_id: "wamid.1".into(),
-    };
-    assert!(
-        !s.settle(&id, "A", sub.clone(), 1020).await.unwrap(),
-        "a lapsed lease settles nothing"
-    );
-    assert!(s.settle(&id, "C", sub, 1020).await.unwrap());
-    assert_eq!(s.message("wamid.1").await.unwrap().unwrap().id, id);
-    // retry reschedules and counts attempts
-    let id2 = again[1].message.id.clone();
-    s.settle(
-        &id2,
-        "C",
-        Settlement::Retry {
-            due_at: 5000,
-            error: "503".into(),
-        },
-        1030,
-    )
-    .await
-    .unwrap();
-    let later = s.claim_due("D", 5000, 1000, 100).await.unwrap();
-    let retried = later.iter().find(|c| c.message.id == id2).unwrap();
-    assert_eq!(retried.attempts, 1);
-    let ended = Settlement::Ended {
-        status: MessageStatus::Failed,
-        error_code: "131026".into(),
-        error_description: "x".into(),
-        event: None,
-    };
-    s.settle(&id2, "D", ended, 5001).await.unwrap();
-    assert_eq!(
-        s.message(&id2).await.unwrap().unwrap().status,
-        MessageStatus::Failed
-    );
-    assert_eq!(s.queue_len().await.unwrap(), 48);
-}
-
-#[tokio::test]
-async fn statuses_apply_monotonically_and_inbound_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = backend(dir.path()).await;
-    s.insert_messages(vec![msg("m1")], vec![]).await.unwrap();
-    let c = s.claim_due("W", 10, 1000, 1).await.unwrap();
-    s.settle(
-        &c[0].message.id,
-        "W",
-        Settlement::Submitted {
-            provider_id: "wamid.m1".into(),
-        },
-        11,
-    )
-    .await
-    .unwrap();
-    let up = |st: &str, at| status_update("wamid.m1", None, st, at);
-    let ev = status_event;
-    let mut seen = Vec::new();
-    for (st, at) in [
-        ("delivered", 20),
-        ("sent", 21),
-        ("delivered", 22),
-        ("read", 23),
-        ("failed", 24),
-        ("sent", 25),
-    ] {
-        let (row, changed) = s.apply_status(up(st, at), ev()).await.unwrap().unwrap();
-        seen.push((st, changed, row.status.to_string()));
-    }
-    assert_eq!(
-        seen,
-        vec![
-            ("delivered", true, "delivered".to_string()),
-            ("sent", false, "delivered".into()),
-            ("delivered", false, "delivered".into()),
-            ("read", true, "read".into()),
-            ("failed", false, "read".into()),
-            ("sent", false, "read".into()),
-        ]
-    );
-    assert!(s.apply_status(up("sent", 1), ev()).await.unwrap().is_some());
-    let mut missing = up("sent", 1);
-    missing.provider_id = "wamid.unknown".into();
-    assert!(s.apply_status(missing, ev()).await.unwrap().is_none());
-    let events: Vec<String> = s
-        .events_after(0, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.payload)
-        .collect();
-    assert_eq!(events, vec!["delivered", "read"]);
-
-    let mut inbound = msg("in1");
-    inbound.direction = Direction::In;
-    inbound.status = MessageStatus::Received;
-    inbound.provider_id = Some("wamid.in1".into());
-    inbound.created_at = 77;
-    assert!(s.record_inbound(inbound.clone(), None).await.unwrap());
-    inbound.id = "in1-dup".into();
-    assert!(!s.record_inbound(inbound, None).await.unwrap());
-    assert_eq!(
-        s.last_inbound("8613600000000", "8613900000000")
-            .await
-            .unwrap(),
-        Some(77)
-    );
-}
-
-#[tokio::test]
-async fn a_failure_records_its_error_and_a_later_delivery_wins_over_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = backend(dir.path()).await;
-    s.insert_messages(vec![msg("m3")], vec![]).await.unwrap();
-    let c = s.claim_due("W", 10, 1000, 1).await.unwrap();
-    let submitted = Settlement::Submitted {
-        provider_id: "wamid.m3".into(),
-    };
-    assert!(
-        s.settle(&c[0].message.id, "W", submitted, 11)
-            .await
-            .unwrap()
-    );
-    let mut failed = status_update("wamid.m3", None, "failed", 30);
-    failed.error_code = Some("131026".into());
-    failed.error_description = Some("Message undeliverable".into());
-    let (m, changed) = s
-        .apply_status(failed.clone(), status_event())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(changed);
-    assert_eq!(
-        (m.id.as_str(), m.account_id, m.status.as_str(), m.updated_at),
-        ("m3", 1, "failed", 30)
-    );
-    assert_eq!(m.error_code.as_deref(), Some("131026"));
-    assert_eq!(
-        m.error_description.as_deref(),
-        Some("Message undeliverable")
-    );
-    assert_eq!(m.provider_id.as_deref(), Some("wamid.m3"));
-    // an earlier time never moves updated_at back; a status the order does not know changes nothing
-    let (m, changed) = s
-        .apply_status(
-            status_update("wamid.m3", None, "deleted", 40),
-            status_event(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((changed, m.status.as_str()), (false, "failed"));
-    let (m, changed) = s
-        .apply_status(
-            status_update("wamid.m3", None, "delivered", 25),
-            status_event(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (changed, m.status.as_str(), m.updated_at),
-        (true, "delivered", 30)
-    );
-    // the failure's error stays on record; a second failure after delivery is ignored
-    assert_eq!(m.error_code.as_deref(), Some("131026"));
-    failed.at = 50;
-    let (m, changed) = s
-        .apply_status(failed, status_event())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((changed, m.status.as_str()), (false, "delivered"));
-    let row = s.message("m3").await.unwrap().unwrap();
-    assert_eq!((row.status.as_str(), row.updated_at), ("delivered", 30));
-    let events: Vec<String> = s
-        .message_events("m3")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.payload)
-        .collect();
-    assert_eq!(events, vec!["failed", "delivered"]);
-}
-
-#[tokio::test]
-async fn statuses_that_overtake_the_settlement_find_the_message_by_its_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = backend(dir.path()).await;
-    s.insert_messages(vec![msg("m2")], vec![]).await.unwrap();
-    let c = s.claim_due("W", 10, 1000, 1).await.unwrap();
-    let up = |st: &str, at, message_id: Option<&str>| status_update("wamid.m2", message_id, st, at);
-    let ev = status_event;
-    // without our id, a status for an unsettled send finds nothing
-    assert!(
-        s.apply_status(up("sent", 12, None), ev())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    // one webhook with both statuses, before the settlement: one write, applied in order
-    let out = s
-        .apply_statuses(vec![
-            (up("sent", 12, Some("m2")), ev()),
-            (up("delivered", 13, Some("m2")), ev()),
-        ])
-        .await
-        .unwrap();
-    let statuses: Vec<(String, bool)> = out
-        .into_iter()
-        .map(|r| {
-            let (row, changed) = r.unwrap();
-            (row.status.to_string(), changed)
-        })
-        .collect();
-    assert_eq!(
-        statuses,
-        vec![("sent".to_string(), true), ("delivered".to_string(), true)]
-    );
-    let row = s.message("m2").await.unwrap().unwrap();
-    assert_eq!(row.provider_id.as_deref(), Some("wamid.m2"));
-    assert_eq!(row.updated_at, 13);
-    // the settlement that arrives late keeps the status and the later time
-    assert!(
-        s.settle(
-            &c[0].message.id,
-            "W",
-            Settlement::Submitted {
-                provider_id: "wamid.m2".into(),
-            },
-            11,
-        )
-        .await
-        .unwrap()
-    );
-    let row = s.message("m2").await.unwrap().unwrap();
-    assert_eq!((row.status.as_str(), row.updated_at), ("delivered", 13));
-    assert_eq!(s.queue_len().await.unwrap(), 0);
-    // another message's id does not capture a status whose provider id is already known
-    assert!(
-        s.apply_status(up("read", 14, Some("other")), ev())
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert_eq!(
-        s.message("m2").await.unwrap().unwrap().status,
-        MessageStatus::Read
-    );
+conformance! {
+    cases::accounts_keys_numbers_survive_restart_and_secrets_are_sealed,
+    cases::group_commit_keeps_every_write_and_isolates_failures,
+    cases::nonces_persist_until_they_expire,
+    cases::a_nonce_is_claimed_once_while_it_lives,
+    cases::templates_versions_review_list_and_delete,
+    cases::message_batches_are_all_or_nothing_and_windows_only_move_forward,
+    cases::queue_leases_are_exclusive_and_expire,
+    cases::statuses_apply_monotonically_and_inbound_once,
+    cases::a_failure_records_its_error_and_a_later_delivery_wins_over_it,
+    cases::statuses_that_overtake_the_settlement_find_the_message_by_its_id,
+    receipts::outbox_keeps_event_order_leases_retries_disables_and_replays,
+    receipts::message_history_filters_and_pages,
 }

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use opencams_domain::{Direction, EventKind, MessageStatus, SendType};
 use opencams_store::*;
 
+use crate::Place;
+
 const FROM: &str = "8613600000000";
 
-async fn setup() -> (tempfile::TempDir, Arc<dyn Store>, Account) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = crate::backend(dir.path()).await;
+async fn setup(place: &Place) -> (Arc<dyn Store>, Account) {
+    let store = place.open().await;
     let acct = store.create_account("acme", 1).await.unwrap();
     store
         .add_number(
@@ -27,7 +28,7 @@ async fn setup() -> (tempfile::TempDir, Arc<dyn Store>, Account) {
         )
         .await
         .unwrap();
-    (dir, store, acct)
+    (store, acct)
 }
 
 fn message(acct: &Account, id: &str, to: &str, at: i64) -> MessageRow {
@@ -68,9 +69,8 @@ fn update(acct: &Account, phone: &str, url: &str) -> WebhookUpdate {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outbox_keeps_event_order_leases_retries_disables_and_replays() {
-    let (_dir, store, acct) = setup().await;
+pub async fn outbox_keeps_event_order_leases_retries_disables_and_replays(place: Place) {
+    let (store, acct) = setup(&place).await;
     // no destination yet: routed past (in passes of at most `limit`), nothing enqueued
     store
         .insert_messages(
@@ -277,9 +277,8 @@ async fn outbox_keeps_event_order_leases_retries_disables_and_replays() {
     assert_eq!(store.callback_secret(acct.id, 701).await.unwrap(), secret);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn message_history_filters_and_pages() {
-    let (_dir, store, acct) = setup().await;
+pub async fn message_history_filters_and_pages(place: Place) {
+    let (store, acct) = setup(&place).await;
     let mut rows = Vec::new();
     for i in 0..5 {
         let mut m = message(

@@ -1,6 +1,7 @@
 //! One module per subcommand, and what they share: opening the store and printing results.
 
 pub mod account;
+pub mod copy;
 pub mod key;
 pub mod message;
 pub mod number;
@@ -36,7 +37,18 @@ pub async fn open_store(storage: &Storage) -> anyhow::Result<Arc<dyn Store>> {
     })?;
     let master = std::env::var("OPENCAMS_MASTER_KEY").ok();
     let cipher = Cipher::load_or_create(&storage.data_dir, master.as_deref())?;
-    Ok(opencams_store::open(storage.database_url.as_deref(), &storage.data_dir, cipher).await?)
+    let store =
+        opencams_store::open(storage.database_url.as_deref(), &storage.data_dir, cipher).await?;
+    // every node must hold the key the database's secrets were sealed with
+    if let Err(opencams_store::StoreError::Crypto(_)) = store.list_keys(None).await {
+        store.close().await;
+        anyhow::bail!(
+            "this master key cannot open the secrets in the database: give this process the key \
+             the database was written with (OPENCAMS_MASTER_KEY, or that install's master.key in \
+             the data directory); on several nodes every node needs the same one"
+        );
+    }
+    Ok(store)
 }
 
 /// Resolves the storage flags and opens the store (admin commands).

@@ -105,7 +105,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
     let sim_token = crate::embedded_sim::load_or_create_token(&storage.data_dir)?;
     let sim_secret = format!("sim-{}", opencams_protocol::envelope::nonce());
     let (nonces, nonce_rx) = NonceCache::load(store.as_ref(), clock.now_ms()).await;
-    let nonce_task = tokio::spawn(nonce::persist_loop(store.clone(), nonce_rx));
+    let nonce_task = tokio::spawn(nonce::persist_loop(store.clone(), nonce_rx, clock.clone()));
     // one MessageId generator for the API and the webhook ingest
     let ids = Arc::new(IdGenerator::new(process_id_prefix()));
     let state = Arc::new(AppState {
@@ -139,6 +139,9 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         ))),
     });
 
+    if let Some(changes) = store.changes() {
+        tokio::spawn(forget_changes(changes, Arc::downgrade(&state)));
+    }
     let stop = CancellationToken::new();
     tokio::spawn(wait_for_signal(stop.clone()));
     let workers = CancellationToken::new();
@@ -349,4 +352,30 @@ print(client.query_chatapp_phone_numbers(models.QueryChatappPhoneNumbersRequest(
         number = BOOTSTRAP_NUMBER,
     );
     Ok(())
+}
+
+/// Clears what this node caches of what other nodes change (keys, settings, numbers, templates),
+/// as the shared store notifies it, until the server is gone.
+async fn forget_changes(
+    mut changes: tokio::sync::broadcast::Receiver<opencams_store::Change>,
+    state: std::sync::Weak<opencams_api::AppState>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let change = match changes.recv().await {
+            Ok(c) => c,
+            Err(RecvError::Lagged(_)) => opencams_store::Change::Everything,
+            Err(RecvError::Closed) => return,
+        };
+        let Some(state) = state.upgrade() else { return };
+        state.cache.forget(change);
+        if matches!(
+            change,
+            opencams_store::Change::Accounts
+                | opencams_store::Change::Keys
+                | opencams_store::Change::Everything
+        ) {
+            state.principals.invalidate();
+        }
+    }
 }
