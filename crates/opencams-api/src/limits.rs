@@ -1,11 +1,15 @@
 //! Rate limits per account and action (cams-api.md: SendChatappMessage 250 calls/s,
 //! SendChatappMassMessage 10/s, …), configurable per account with the `qps.<Action>` setting, and
 //! a per-account ceiling over all actions (`qps.api`). The limiter is a trait so a multi-node
-//! deployment can share its buckets; this one keeps token buckets in memory.
+//! deployment can share its buckets: [`LocalRateLimiter`] keeps token buckets in this process's
+//! memory (one node: no round trip), [`SharedRateLimiter`] keeps them in the store every node
+//! shares, taken in batches.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use opencams_store::limits::SharedBuckets;
 
 /// The CAMS per-user QPS of an action.
 pub fn default_qps(action: &str) -> u32 {
@@ -22,10 +26,11 @@ pub fn default_qps(action: &str) -> u32 {
 /// The default ceiling on all calls of one account per second.
 pub const DEFAULT_API_QPS: u32 = 1000;
 
+#[async_trait::async_trait]
 pub trait RateLimiter: Send + Sync {
     /// Takes one token from bucket `key` refilled at `rate`/s (burst `rate`); `Err(ms)` is how
     /// long until a token is available.
-    fn acquire(&self, key: &str, rate: u32) -> Result<(), u64>;
+    async fn acquire(&self, key: &str, rate: u32) -> Result<(), u64>;
 }
 
 #[derive(Default)]
@@ -38,8 +43,9 @@ struct Bucket {
     at: Instant,
 }
 
+#[async_trait::async_trait]
 impl RateLimiter for LocalRateLimiter {
-    fn acquire(&self, key: &str, rate: u32) -> Result<(), u64> {
+    async fn acquire(&self, key: &str, rate: u32) -> Result<(), u64> {
         if rate == 0 {
             return Err(1000);
         }
@@ -63,19 +69,98 @@ impl RateLimiter for LocalRateLimiter {
     }
 }
 
+/// Buckets in the store every node shares ([`opencams_store::LimitStore`]), so an account's
+/// limits hold across the cluster; concurrent requests on this node share one round trip.
+///
+/// When the store cannot be asked (down, or slower than 2 s), [`SharedBuckets`] lets the
+/// requests through and logs a warning: a limiter outage must not stop sends.
+pub struct SharedRateLimiter {
+    buckets: Arc<SharedBuckets>,
+}
+
+impl SharedRateLimiter {
+    pub fn new(buckets: Arc<SharedBuckets>) -> Self {
+        Self { buckets }
+    }
+}
+
+#[async_trait::async_trait]
+impl RateLimiter for SharedRateLimiter {
+    async fn acquire(&self, key: &str, rate: u32) -> Result<(), u64> {
+        if rate == 0 {
+            return Err(1000);
+        }
+        let rate = f64::from(rate);
+        // the store's buckets are shared with the dispatcher's: the API's are named `api:…`
+        self.buckets
+            .take(&format!("api:{key}"), rate, 1000.0 / rate, 1)
+            .await
+            .map_err(|wait| wait.max(1) as u64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn bucket_allows_burst_then_refuses_with_a_wait() {
+    #[tokio::test]
+    async fn bucket_allows_burst_then_refuses_with_a_wait() {
         let l = LocalRateLimiter::default();
         for _ in 0..10 {
-            assert!(l.acquire("a", 10).is_ok());
+            assert!(l.acquire("a", 10).await.is_ok());
         }
-        let wait = l.acquire("a", 10).unwrap_err();
+        let wait = l.acquire("a", 10).await.unwrap_err();
         assert!((1..=100).contains(&wait), "{wait}");
-        assert!(l.acquire("b", 10).is_ok(), "buckets are independent");
-        assert!(l.acquire("z", 0).is_err());
+        assert!(l.acquire("b", 10).await.is_ok(), "buckets are independent");
+        assert!(l.acquire("z", 0).await.is_err());
+    }
+
+    /// Buckets that never refill: enough to see what the limiter asks the store.
+    #[derive(Default)]
+    struct Burst(Mutex<HashMap<String, f64>>);
+
+    #[async_trait::async_trait]
+    impl opencams_store::LimitStore for Burst {
+        async fn take_tokens(
+            &self,
+            requests: Vec<opencams_store::TokenRequest>,
+            _now: i64,
+        ) -> opencams_store::Result<Vec<opencams_store::TokenGrant>> {
+            let mut taken = self.0.lock().unwrap();
+            Ok(requests
+                .into_iter()
+                .map(|r| {
+                    let used = taken.entry(r.key).or_default();
+                    if *used + 1.0 <= r.capacity {
+                        *used += 1.0;
+                        opencams_store::TokenGrant {
+                            granted: 1,
+                            wait_ms: 0,
+                        }
+                    } else {
+                        opencams_store::TokenGrant {
+                            granted: 0,
+                            wait_ms: r.per_ms as i64,
+                        }
+                    }
+                })
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn shared_buckets_allow_burst_then_refuse_with_a_wait() {
+        let store = Arc::new(Burst::default());
+        let clock = Arc::new(opencams_domain::ManualClock::new(1_000));
+        let l = SharedRateLimiter::new(SharedBuckets::start(store.clone(), clock));
+        for _ in 0..10 {
+            assert!(l.acquire("a", 10).await.is_ok());
+        }
+        assert_eq!(l.acquire("a", 10).await, Err(100));
+        assert!(l.acquire("b", 10).await.is_ok(), "buckets are independent");
+        assert!(l.acquire("z", 0).await.is_err());
+        let keys: std::collections::BTreeSet<String> =
+            store.0.lock().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["api:a".to_string(), "api:b".to_string()].into());
     }
 }

@@ -182,7 +182,11 @@ async fn handle(
     }
     let account = principal.account.id;
     let api_qps = principal.setting_u32("qps.api").unwrap_or(DEFAULT_API_QPS);
-    if let Err(wait) = state.limiter.acquire(&format!("{account}:*"), api_qps) {
+    if let Err(wait) = state
+        .limiter
+        .acquire(&format!("{account}:*"), api_qps)
+        .await
+    {
         return Err(CamsError::of(Code::ThrottlingUser)
             .with_retry_after(wait)
             .into());
@@ -190,7 +194,11 @@ async fn handle(
     let qps = principal
         .setting_u32(&format!("qps.{action}"))
         .unwrap_or_else(|| default_qps(action));
-    if let Err(wait) = state.limiter.acquire(&format!("{account}:{action}"), qps) {
+    if let Err(wait) = state
+        .limiter
+        .acquire(&format!("{account}:{action}"), qps)
+        .await
+    {
         return Err(CamsError::new(
             Code::SystemLimitControl,
             format!("The system is under flow control: {action} is limited to {qps} calls per second for this account."),

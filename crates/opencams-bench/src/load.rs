@@ -1,5 +1,6 @@
 //! The load generator: N workers, one keep-alive connection each, sending flat out or on a fixed
-//! schedule. Latency goes into an HdrHistogram in microseconds. At a fixed rate every request has
+//! schedule. With several server addresses (nodes sharing one database) the connections are spread
+//! over them round-robin: worker `i` talks to address `i mod n`. Latency goes into an HdrHistogram in microseconds. At a fixed rate every request has
 //! an intended send time (worker `i` of `N` sends its `k`-th request at `start + (i + k·N)/rate`)
 //! and latency is measured from that time, not from when the request actually left: a slow answer
 //! delays the requests queued behind it, and their waiting counts (coordinated-omission
@@ -50,6 +51,8 @@ pub struct Outcome {
     pub errors: BTreeMap<String, u64>,
     /// The measured window (time mode) or first send to last answer (count mode).
     pub elapsed: Duration,
+    /// Every request accepted, warm-up included (what the servers did for the CPU they used).
+    pub accepted_total: u64,
 }
 
 impl Outcome {
@@ -62,7 +65,7 @@ impl Outcome {
 pub type MakeRequest = Arc<dyn Fn(u64) -> Request<Body> + Send + Sync>;
 
 struct Shared {
-    addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     spec: Spec,
     start: Instant,
     seq: AtomicU64,
@@ -78,13 +81,13 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 /// Runs the load; progress goes to stderr every 5 s on long runs.
-pub async fn run(addr: SocketAddr, spec: Spec, make: MakeRequest) -> Outcome {
+pub async fn run(addrs: &[SocketAddr], spec: Spec, make: MakeRequest) -> Outcome {
     let tickets = match spec.stop {
         Stop::Accepted { count, .. } => count,
         Stop::Time { .. } => u64::MAX,
     };
     let shared = Arc::new(Shared {
-        addr,
+        addrs: addrs.to_vec(),
         spec,
         start: Instant::now(),
         seq: AtomicU64::new(0),
@@ -115,6 +118,7 @@ pub async fn run(addr: SocketAddr, spec: Spec, make: MakeRequest) -> Outcome {
         ok: 0,
         errors: BTreeMap::new(),
         elapsed: Duration::ZERO,
+        accepted_total: 0,
     };
     let mut last_done = shared.start;
     for w in workers {
@@ -127,6 +131,7 @@ pub async fn run(addr: SocketAddr, spec: Spec, make: MakeRequest) -> Outcome {
         last_done = last_done.max(p.last_done);
     }
     progress.abort();
+    out.accepted_total = shared.accepted.load(Ordering::Relaxed);
     out.elapsed = match spec.stop {
         Stop::Time { measure, .. } => measure,
         Stop::Accepted { .. } => last_done - shared.start,
@@ -153,6 +158,7 @@ async fn worker(i: usize, s: Arc<Shared>) -> Partial {
         Stop::Time { warmup, measure } => (s.start + warmup, s.start + warmup + measure),
         Stop::Accepted { limit, .. } => (s.start, s.start + limit),
     };
+    let addr = s.addrs[i % s.addrs.len().max(1)];
     let mut conn: Option<Conn> = None;
     let mut k = 0u64;
     loop {
@@ -173,7 +179,7 @@ async fn worker(i: usize, s: Arc<Shared>) -> Partial {
         let counted = intended >= measure_from;
         let c = match conn.as_mut() {
             Some(c) => c,
-            None => match Conn::open(s.addr).await {
+            None => match Conn::open(addr).await {
                 Ok(c) => conn.insert(c),
                 Err(_) => {
                     failed(&mut p, &s, counted, "connect".into());

@@ -10,6 +10,31 @@
 //! cargo build --release -p opencams -p opencams-bench
 //! target/release/opencams-bench all
 //! ```
+//!
+//! On PostgreSQL: `--database-url postgres://user@host:port/db` names a server (a user that may
+//! `CREATE DATABASE`); every server the bench prepares gets a fresh database
+//! `opencams_bench_<random>` there, dropped at the end (kept with `--keep`). `--nodes N` starts N
+//! `opencams serve` processes on it, each with its own data directory and port and the same
+//! generated `OPENCAMS_MASTER_KEY`, one after the other (the first creates the bootstrap account);
+//! the load generator spreads its connections round-robin over them (every request signed for the
+//! first node's `Host`, as a load balancer passes it on). On PostgreSQL every time-bound accept
+//! run gets fresh nodes on a fresh database, stopped after it (see `compare`).
+//!
+//! `compare` measures, in one run, the bare-HTTP baseline (flat out and at --rate) and, for
+//! SQLite with 1 node, PostgreSQL with 1 node and PostgreSQL with 2 nodes (on --database-url,
+//! which it needs; --nodes does not apply): accept flat out, accept at --rate, and e2e delivered
+//! per second (--messages sends), each run on freshly prepared nodes. Per run also the servers'
+//! CPU per accepted message (utime + stime of every node from `/proc/<pid>/stat`, the whole run,
+//! divided by every message it accepted) and, on PostgreSQL, the database's commits per message
+//! (`pg_stat_database.xact_commit` of the bench's database, read once the nodes stopped so that
+//! every backend has published its counts), its backends' CPU per message, and statements per
+//! message when the server preloads `pg_stat_statements`. It prints them side by side
+//! (`side_by_side` in the JSON, every run whole under `results`). `accept` and `all` report the
+//! same costs for their runs.
+//!
+//! ```sh
+//! target/release/opencams-bench compare --rate 2000 --database-url postgres://postgres@127.0.0.1:5432/postgres
+//! ```
 
 // The load generator shares the server's two cores, so what it spends is taken from the figures
 // it reports: glibc malloc/free were a tenth of its samples (signing allocates per request).
@@ -55,6 +80,10 @@ pub enum Scenario {
     All,
     /// Accepted and delivered to the built-in simulator until `delivered` is recorded
     E2e,
+    /// Baseline, then accept, accept-rate and e2e on SQLite (1 node) and on PostgreSQL (1 and 2
+    /// nodes; needs --database-url) side by side, with CPU and database commits per message
+    /// (--rate 2000 for the published figures; --messages per e2e run)
+    Compare,
     /// --messages queued with dispatch paused, then a restart and the drain is measured
     Backlog,
     /// (internal) the baseline HTTP endpoint
@@ -79,7 +108,8 @@ pub struct Opts {
     /// Requests per second of the fixed-rate runs
     #[arg(long, global = true, default_value_t = 5000.0)]
     pub rate: f64,
-    /// Messages to send (e2e, default 100000; backlog, default 1000000)
+    /// Messages to send (e2e and each of compare's e2e runs, default 100000; backlog, default
+    /// 1000000)
     #[arg(long, global = true)]
     pub messages: Option<u64>,
     /// Sender numbers registered (throughput 1000/s each); sends rotate over them
@@ -97,9 +127,19 @@ pub struct Opts {
     /// Print one JSON object instead of the table
     #[arg(long, global = true)]
     pub json: bool,
-    /// Keep the servers' temporary data directories and logs (their paths go to stderr)
+    /// Keep the servers' temporary data directories and logs, and the PostgreSQL databases (their
+    /// paths and names go to stderr)
     #[arg(long, global = true)]
     pub keep: bool,
+    /// Run on PostgreSQL: a server URL such as postgres://postgres@127.0.0.1:5432/postgres; each
+    /// prepared server gets a fresh database opencams_bench_<random> there, dropped at the end
+    /// unless --keep [default: SQLite in the data directory]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// `opencams serve` processes sharing the database (needs --database-url when above 1); the
+    /// load is spread over them round-robin
+    #[arg(long, global = true, default_value_t = 1, value_name = "N")]
+    pub nodes: usize,
     /// The opencams binary [default: `opencams` beside this binary]
     #[arg(long, global = true, env = "OPENCAMS_BIN")]
     pub opencams_bin: Option<PathBuf>,
@@ -118,6 +158,24 @@ impl Opts {
             self.drain_timeout = self.drain_timeout.min(15.0);
         }
         self
+    }
+
+    /// Refuses option combinations that cannot run.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.nodes == 0 {
+            anyhow::bail!("--nodes must be at least 1");
+        }
+        if self.nodes > 1 && self.database_url.is_none() {
+            anyhow::bail!(
+                "--nodes {} needs --database-url: several nodes share one PostgreSQL database \
+                 (SQLite serves one node)",
+                self.nodes
+            );
+        }
+        if let Some(url) = &self.database_url {
+            db::with_database(url, "check")?;
+        }
+        Ok(())
     }
 
     pub fn opencams_bin(&self) -> anyhow::Result<PathBuf> {
@@ -143,6 +201,7 @@ fn main() -> anyhow::Result<()> {
         return rt.block_on(baseline::serve(listen));
     }
     let opts = cli.opts.smoke_adjusted();
+    opts.check()?;
     // on Ctrl-C the scenario future is dropped, and with it the servers it started (their Drop
     // kills them), so no `opencams serve` outlives an interrupted run
     let report = rt.block_on(async {

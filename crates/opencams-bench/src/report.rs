@@ -88,9 +88,15 @@ pub fn print_human(report: &Value) {
         .iter()
         .filter(|(_, v)| v.get("throughput_rps").is_some())
         .collect();
+    let w = loads
+        .iter()
+        .map(|(n, _)| n.len())
+        .max()
+        .unwrap_or(0)
+        .max(14);
     if !loads.is_empty() {
         println!(
-            "\n{:<14} {:>10} {:>6} {:>11} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  errors",
+            "\n{:<w$} {:>10} {:>6} {:>11} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  errors",
             "run",
             "mode",
             "conns",
@@ -102,14 +108,14 @@ pub fn print_human(report: &Value) {
             "max ms",
             "RSS MB"
         );
-        for (name, v) in loads {
+        for (name, v) in &loads {
             let l = &v["latency_ms"];
             let mode = match v["target_rate"].as_f64() {
                 Some(r) => format!("{r:.0}/s"),
                 None => "flat".into(),
             };
             println!(
-                "{:<14} {:>10} {:>6} {:>11.1} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.1}  {}",
+                "{:<w$} {:>10} {:>6} {:>11.1} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.1}  {}",
                 name,
                 mode,
                 v["connections"].as_u64().unwrap_or(0),
@@ -124,6 +130,17 @@ pub fn print_human(report: &Value) {
             );
         }
     }
+    // what the load runs cost (CPU, database commits), in the table's order
+    for (name, v) in &loads {
+        if let Some(cost) = v.get("cost").filter(|c| c.is_object()) {
+            println!("\n{name} cost");
+            let mut lines = Vec::new();
+            flatten("", cost, &mut lines);
+            for (k, v) in lines {
+                println!("  {k:<34} {v}");
+            }
+        }
+    }
     for (name, v) in results {
         if v.get("throughput_rps").is_some() {
             continue;
@@ -135,11 +152,56 @@ pub fn print_human(report: &Value) {
             println!("  {k:<34} {v}");
         }
     }
+    if let Some(t) = report.get("side_by_side") {
+        print_side_by_side(t);
+    }
     if let Some(r) = report["ratios"].as_object().filter(|r| !r.is_empty()) {
+        let w = r.keys().map(String::len).max().unwrap_or(0).max(36);
         println!();
         for (k, v) in r {
-            println!("{k:<36} {v}");
+            println!("{k:<w$} {v}");
         }
+    }
+}
+
+/// `compare`'s table: one row per figure, one column per configuration (`-`: not measured).
+fn print_side_by_side(t: &Value) {
+    let columns: Vec<&str> = t["columns"]
+        .as_array()
+        .map(|c| c.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let rows = t["rows"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let w = rows
+        .iter()
+        .filter_map(|r| r["figure"].as_str())
+        .map(|f| f.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    print!("\n{:<w$}", "figure");
+    for c in &columns {
+        print!(" {c:>12}");
+    }
+    println!();
+    for r in rows {
+        let figure = r["figure"].as_str().unwrap_or("");
+        // (the width counts chars, not bytes: the labels hold µ and →)
+        print!("{figure:<w$}");
+        for c in &columns {
+            print!(" {:>12}", cell(&r["values"][*c]));
+        }
+        println!();
+    }
+}
+
+/// A figure for the side-by-side table: fewer decimals the larger it is.
+fn cell(v: &Value) -> String {
+    match v.as_f64() {
+        None => "-".into(),
+        Some(x) if v.is_u64() || v.is_i64() => format!("{x:.0}"),
+        Some(x) if x.abs() >= 100.0 => format!("{x:.0}"),
+        Some(x) if x.abs() >= 10.0 => format!("{x:.1}"),
+        Some(x) => format!("{x:.3}"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The servers under test, as child processes: the real `opencams serve` on a fresh data
 //! directory (set up only through its public admin commands and API), and the bench's own bare
-//! HTTP endpoint. Also the peak-RSS sampler that reads `/proc/<pid>/status`.
+//! HTTP endpoint. Also the peak-RSS sampler that reads `/proc/<pid>/status` and the CPU time
+//! read from `/proc/<pid>/stat`.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -88,7 +89,11 @@ impl Server {
             .with_context(|| format!("cannot open {}", self.log.display()))?;
         let mut c = Command::new(&self.cmd[0]);
         c.args(&self.cmd[1..])
+            // only what the bench gives it: a database URL or node id in the caller's environment
+            // must not send a SQLite run to some other database
             .env_remove("OPENCAMS_MASTER_KEY")
+            .env_remove("OPENCAMS_DATABASE_URL")
+            .env_remove("OPENCAMS_NODE_ID")
             .env_remove("OPENCAMS_DISPATCH_PAUSED")
             // quiet unless the caller asks for more (e.g. `opencams_store=debug` for the
             // writer's once-a-second figures)
@@ -190,13 +195,24 @@ impl Drop for Server {
     }
 }
 
-/// Runs an `opencams` admin command on the data directory; fails with its stderr.
-pub fn admin(bin: &Path, data_dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(bin)
-        .args(args)
+/// Runs an `opencams` admin command on the data directory, with `env` (the database URL and
+/// master key of a PostgreSQL run); fails with its stderr.
+pub fn admin(
+    bin: &Path,
+    data_dir: &Path,
+    env: &[(&str, String)],
+    args: &[&str],
+) -> anyhow::Result<String> {
+    let mut c = Command::new(bin);
+    c.args(args)
         .arg("--data-dir")
         .arg(data_dir)
         .env_remove("OPENCAMS_MASTER_KEY")
+        .env_remove("OPENCAMS_DATABASE_URL");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c
         .output()
         .with_context(|| format!("cannot run {}", bin.display()))?;
     if !out.status.success() {
@@ -217,34 +233,80 @@ fn status_kb(pid: u32, field: &str) -> Option<u64> {
         .and_then(|r| r.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// Samples a process's peak resident set (VmHWM, the kernel's own high-water mark) every 100 ms
-/// until dropped; the last reading before the process exits is kept.
+/// Clock ticks per second of `/proc/<pid>/stat` times (`USER_HZ`, 100 on every Linux the bench
+/// runs on; the kernel converts to it whatever its internal rate).
+const TICKS_PER_S: f64 = 100.0;
+
+/// utime + stime of a process (all its threads), clock ticks; `None` once it is gone.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // the command name may hold spaces and parentheses: the fields follow the last ')'
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // fields 14 and 15 of proc(5); `rest` starts at field 3
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// CPU seconds used so far by each process: (pid, seconds), the processes already gone left out.
+pub fn cpu_seconds(pids: &[u32]) -> Vec<(u32, f64)> {
+    pids.iter()
+        .filter_map(|&p| cpu_ticks(p).map(|t| (p, t as f64 / TICKS_PER_S)))
+        .collect()
+}
+
+/// CPU seconds used between two [`cpu_seconds`] readings, summed over the processes: a process
+/// first seen in `after` counts whole (it started in between).
+pub fn cpu_used(before: &[(u32, f64)], after: &[(u32, f64)]) -> f64 {
+    after
+        .iter()
+        .map(|(p, t)| {
+            let b = before.iter().find(|(q, _)| q == p).map_or(0.0, |(_, b)| *b);
+            (t - b).max(0.0)
+        })
+        .sum()
+}
+
+/// Samples processes' peak resident set (VmHWM, the kernel's own high-water mark) every 100 ms
+/// until dropped; the last reading before a process exits is kept. Reports the largest node's.
 pub struct RssSampler {
-    pid: Option<u32>,
+    pids: Vec<u32>,
     peak_kb: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl RssSampler {
-    pub fn start(pid: Option<u32>) -> Self {
+    pub fn start(pids: Vec<u32>) -> Self {
         let peak_kb = Arc::new(AtomicU64::new(0));
         let peak = peak_kb.clone();
+        let sampled = pids.clone();
         let task = tokio::spawn(async move {
-            let Some(pid) = pid else { return };
+            if sampled.is_empty() {
+                return;
+            }
             loop {
-                if let Some(kb) = status_kb(pid, "VmHWM:") {
-                    peak.fetch_max(kb, Ordering::Relaxed);
+                for &pid in &sampled {
+                    if let Some(kb) = status_kb(pid, "VmHWM:") {
+                        peak.fetch_max(kb, Ordering::Relaxed);
+                    }
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
-        Self { pid, peak_kb, task }
+        Self {
+            pids,
+            peak_kb,
+            task,
+        }
     }
 
-    /// Peak RSS so far, MB (read once more now, while the process still runs).
+    /// Peak RSS so far of the largest process, MB (read once more now, while they still run).
     pub fn peak_mb(&self) -> f64 {
-        if let Some(kb) = self.pid.and_then(|p| status_kb(p, "VmHWM:")) {
-            self.peak_kb.fetch_max(kb, Ordering::Relaxed);
+        for &pid in &self.pids {
+            if let Some(kb) = status_kb(pid, "VmHWM:") {
+                self.peak_kb.fetch_max(kb, Ordering::Relaxed);
+            }
         }
         self.peak_kb.load(Ordering::Relaxed) as f64 / 1024.0
     }

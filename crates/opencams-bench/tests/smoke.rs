@@ -117,3 +117,63 @@ fn all_e2e_and_backlog_report_their_figures() {
         positive(r, f);
     }
 }
+
+/// The PostgreSQL server of the tests (as opencams-store's): `OPENCAMS_TEST_DATABASE_URL`, or the
+/// trust-auth server of the CI machines.
+fn postgres_url() -> String {
+    std::env::var("OPENCAMS_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Whether a missing PostgreSQL server fails the test instead of skipping it.
+fn postgres_required() -> bool {
+    ["CI", "OPENCAMS_REQUIRE_POSTGRES"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false"))
+}
+
+#[test]
+fn compare_reports_sqlite_and_postgres_side_by_side() {
+    let url = postgres_url();
+    // a server that is not there: skipped (with why), unless one is required
+    let probe = Command::new(BENCH)
+        .args(["accept", "--smoke", "--duration", "0.2", "--warmup", "0"])
+        .args(["--database-url", &url, "--nodes", "2", "--opencams-bin"])
+        .arg(opencams_bin())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&probe.stderr);
+    if !probe.status.success() && stderr.contains("PostgreSQL is not reachable") {
+        assert!(!postgres_required(), "{stderr}");
+        eprintln!("skipped: {stderr} (point OPENCAMS_TEST_DATABASE_URL at a server)");
+        return;
+    }
+    assert!(probe.status.success(), "accept --nodes 2 failed:\n{stderr}");
+
+    let v = bench(&["compare", "--database-url", &url]);
+    let columns = ["baseline", "sqlite-1", "postgres-1", "postgres-2"];
+    assert_eq!(v["side_by_side"]["columns"], serde_json::json!(columns));
+    let rows = v["side_by_side"]["rows"].as_array().unwrap();
+    let row = |key: &str| {
+        rows.iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("no row {key} in {v}"))["values"]
+            .clone()
+    };
+    for key in ["accept_rps", "accept_rate_p99_ms", "server_cpu_us_per_msg"] {
+        for c in columns {
+            positive(&row(key), c);
+        }
+    }
+    for c in &columns[1..] {
+        positive(&row("e2e_delivered_per_s"), c);
+    }
+    for c in ["postgres-1", "postgres-2"] {
+        positive(&row("db_commits_per_msg"), c);
+        positive(&row("db_backend_cpu_us_per_msg"), c);
+    }
+    assert!(row("db_commits_per_msg")["sqlite-1"].is_null(), "{v}");
+    assert_eq!(v["results"]["postgres-2 accept"]["cost"]["nodes"], 2, "{v}");
+}

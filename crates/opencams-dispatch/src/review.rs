@@ -1,7 +1,8 @@
 //! The built-in simulator as template reviewer: after a configurable delay it decides each
 //! template awaiting review. It approves what the linter accepts, with one rule of its own so
 //! tests can exercise rejection: a template whose name contains `reject` is rejected. Each
-//! decision is a ChatAppAudit event.
+//! decision is a ChatAppAudit event. Several nodes may run it on one store: reviews are claimed
+//! with a lease, so each is decided once (one event).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,30 +54,38 @@ pub fn audit_event(row: &TemplateRow, status: AuditStatus, reason: &str) -> NewE
     )
 }
 
-/// Reviews read per pass.
+/// Reviews claimed per pass.
 const REVIEW_BATCH: u32 = 100;
 
-/// Decides every due review once; returns how many were decided.
-pub async fn review_due(store: &dyn Store, clock: &dyn Clock) -> usize {
+/// How long a claimed review is held: a pass that dies before recording its decisions leaves
+/// them to be claimed again (by any node) once this lapses.
+pub const REVIEW_LEASE_MS: i64 = 30_000;
+
+/// Claims every review due now for `owner` and decides it; returns how many were decided.
+pub async fn review_due(store: &dyn Store, clock: &dyn Clock, owner: &str) -> usize {
     let now = clock.now_ms();
-    match due(store, now).await {
+    match due(store, owner, now).await {
         Some(rows) => record(store, now, rows).await,
         None => 0,
     }
 }
 
-/// The reviews due at `now` (at most one pass's worth); `None` when they cannot be read.
-async fn due(store: &dyn Store, now: i64) -> Option<Vec<TemplateRow>> {
-    match store.due_template_reviews(now, REVIEW_BATCH).await {
+/// The reviews due at `now` (at most one pass's worth), leased to `owner`; `None` when they
+/// cannot be claimed.
+async fn due(store: &dyn Store, owner: &str, now: i64) -> Option<Vec<TemplateRow>> {
+    match store
+        .claim_template_reviews(owner, now, REVIEW_LEASE_MS, REVIEW_BATCH)
+        .await
+    {
         Ok(d) => Some(d),
         Err(e) => {
-            tracing::warn!(error = %e, "cannot read due template reviews");
+            tracing::warn!(error = %e, "cannot claim due template reviews");
             None
         }
     }
 }
 
-/// Decides and records each review; returns how many were recorded.
+/// Decides and records each review (which ends its lease); returns how many were recorded.
 async fn record(store: &dyn Store, now: i64, due: Vec<TemplateRow>) -> usize {
     let mut n = 0;
     for row in due {
@@ -93,22 +102,28 @@ async fn record(store: &dyn Store, now: i64, due: Vec<TemplateRow>) -> usize {
     n
 }
 
-/// The simulated reviewer as a claim-loop worker. Due reviews carry no lease, so one item is
-/// a whole pass's reviews (read at `now`) and the loop runs one item at a time: a pass reads
-/// them only after the previous pass recorded its decisions.
+/// The simulated reviewer as a claim-loop worker. One item is a whole pass's reviews (claimed
+/// at `now` for `owner`) and the loop runs one item at a time: a pass claims only after the
+/// previous pass recorded its decisions. The lease keeps other nodes' reviewers off them.
 pub struct Reviewer {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
+    /// The lease owner, unique to this node's reviewer.
+    pub owner: String,
 }
 
 impl Reviewer {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Arc<Self> {
-        Arc::new(Self { store, clock })
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, owner: String) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            clock,
+            owner,
+        })
     }
 
     /// One pass at the clock's now; returns how many templates were decided.
     pub async fn tick(&self) -> usize {
-        review_due(self.store.as_ref(), self.clock.as_ref()).await
+        review_due(self.store.as_ref(), self.clock.as_ref(), &self.owner).await
     }
 }
 
@@ -120,7 +135,7 @@ impl Claimer for Reviewer {
             return (Vec::new(), false);
         }
         let now = self.clock.now_ms();
-        match due(self.store.as_ref(), now).await {
+        match due(self.store.as_ref(), &self.owner, now).await {
             Some(rows) if !rows.is_empty() => (vec![(now, rows)], false),
             _ => (Vec::new(), false),
         }
@@ -131,10 +146,11 @@ impl Claimer for Reviewer {
     }
 }
 
-/// Polls for due reviews every `tick` until shut down.
+/// Polls for due reviews every `tick` until shut down, claiming them as `owner`.
 pub async fn run(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    owner: String,
     tick: Duration,
     shutdown: CancellationToken,
 ) {
@@ -143,5 +159,5 @@ pub async fn run(
         batch: 1,
         poll_ms: u64::try_from(tick.as_millis()).unwrap_or(u64::MAX),
     };
-    claim_loop::run(Reviewer::new(store, clock), config, shutdown).await;
+    claim_loop::run(Reviewer::new(store, clock, owner), config, shutdown).await;
 }

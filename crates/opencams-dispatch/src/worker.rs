@@ -16,7 +16,7 @@ use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
 use crate::claim_loop::{self, Claimer, LoopConfig};
-use crate::limits::Buckets;
+use crate::limits::SendLimits;
 use crate::render::{TemplateView, render};
 use opencams_domain::{MessageStatus, SendType};
 use opencams_store::events::{StatusFacts, status_event};
@@ -65,8 +65,8 @@ pub struct Dispatcher {
     pub config: DispatchConfig,
     /// This worker's lease name.
     pub owner: String,
-    throughput: Buckets,
-    pairs: Buckets,
+    /// Per-number throughput and pair-rate buckets: this process's or the cluster's.
+    limits: SendLimits,
     /// Sender numbers and template versions (parsed), read through the store cache the API and
     /// the simulator share: at most once a second rather than once per message.
     cache: Arc<StoreCache>,
@@ -79,6 +79,7 @@ pub fn backoff_ms(attempt: i64, base: i64, max: i64) -> i64 {
 }
 
 impl Dispatcher {
+    /// A dispatcher with send limits of its own (one node).
     pub fn new(
         cache: Arc<StoreCache>,
         clock: Arc<dyn Clock>,
@@ -86,14 +87,25 @@ impl Dispatcher {
         config: DispatchConfig,
         owner: String,
     ) -> Arc<Self> {
+        Self::with_limits(cache, clock, router, config, owner, SendLimits::default())
+    }
+
+    /// A dispatcher taking its send tokens from `limits` (shared ones on a cluster).
+    pub fn with_limits(
+        cache: Arc<StoreCache>,
+        clock: Arc<dyn Clock>,
+        router: Arc<dyn Router>,
+        config: DispatchConfig,
+        owner: String,
+        limits: SendLimits,
+    ) -> Arc<Self> {
         Arc::new(Self {
             store: cache.store().clone(),
             clock,
             router,
             config,
             owner,
-            throughput: Buckets::default(),
-            pairs: Buckets::default(),
+            limits,
             cache,
         })
     }
@@ -188,12 +200,17 @@ impl Dispatcher {
             return self.settle(&m.id, s).await;
         };
         // the pair rate: defer this one recipient instead of holding a worker
-        if let Err(wait) = self.pairs.take(
-            &format!("{}:{}", m.sender, m.recipient),
-            self.config.pair_capacity,
-            self.config.pair_refill_ms,
-            now,
-        ) {
+        if let Err(wait) = self
+            .limits
+            .take_pair(
+                &m.sender,
+                &m.recipient,
+                self.config.pair_capacity,
+                self.config.pair_refill_ms,
+                now,
+            )
+            .await
+        {
             let s = Settlement::Retry {
                 due_at: now + wait,
                 error: "pair rate limit: deferred".into(),
@@ -204,8 +221,9 @@ impl Dispatcher {
         let mps = f64::from(number.throughput_mps.max(1));
         loop {
             match self
-                .throughput
-                .take(&m.sender, mps, 1000.0 / mps, self.clock.now_ms())
+                .limits
+                .take_throughput(&m.sender, mps, 1000.0 / mps, self.clock.now_ms())
+                .await
             {
                 Ok(()) => break,
                 Err(wait) => {

@@ -1,6 +1,6 @@
 //! The simulator's template reviews on a manual clock and a real SQLite store: a template
 //! awaiting review is decided only once the clock passes its `review_due_at`, as
-//! `review::decide` says, with one audit event per decision.
+//! `review::decide` says, with one audit event per decision, however many reviewers poll.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
 use std::sync::Arc;
@@ -47,7 +47,9 @@ async fn a_review_is_decided_once_the_clock_passes_its_due_time() {
         assert_eq!(row.audit_status, AuditStatus::Auditing);
         ids.push(row);
     }
-    let reviewer = Reviewer::new(store.clone(), Arc::new(clock.clone()));
+    let reviewer = Reviewer::new(store.clone(), Arc::new(clock.clone()), "n1/reviews".into());
+    // a second node's reviewer on the same store: leases keep them off each other's reviews
+    let other = Reviewer::new(store.clone(), Arc::new(clock.clone()), "n2/reviews".into());
     let status = |code: &str| {
         let (store, space, code) = (store.clone(), acct.default_space.clone(), code.to_string());
         async move {
@@ -61,7 +63,12 @@ async fn a_review_is_decided_once_the_clock_passes_its_due_time() {
     assert_eq!(reviewer.tick().await, 0, "nothing due a millisecond early");
     assert_eq!(status("C1").await.0, AuditStatus::Auditing);
     clock.advance_ms(1);
-    assert_eq!(reviewer.tick().await, 2, "the two due on the dot");
+    let (mine, theirs) = tokio::join!(reviewer.tick(), other.tick());
+    assert_eq!(
+        mine + theirs,
+        2,
+        "the two due on the dot, each decided once"
+    );
     for row in &ids[..2] {
         let (want, reason) = decide(row);
         let (got, got_reason) = status(&row.code).await;
@@ -73,6 +80,7 @@ async fn a_review_is_decided_once_the_clock_passes_its_due_time() {
     assert!(reason.contains("reject"), "{reason}");
     assert_eq!(status("C3").await.0, AuditStatus::Auditing, "not due yet");
     assert_eq!(reviewer.tick().await, 0, "decided once");
+    assert_eq!(other.tick().await, 0, "decided once, on any node");
     clock.advance_ms(DELAY_MS);
     assert_eq!(reviewer.tick().await, 1);
     assert_eq!(status("C3").await.0, AuditStatus::Pass);

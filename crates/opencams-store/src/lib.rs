@@ -14,6 +14,7 @@ mod common;
 pub mod copy;
 pub mod crypto;
 pub mod events;
+pub mod limits;
 pub mod postgres;
 mod receipts;
 mod records;
@@ -30,8 +31,8 @@ pub use traits::*;
 
 pub mod prelude {
     pub use crate::traits::{
-        AccountStore, EventStore, FallbackStore, MessageStore, NonceStore, NumberStore, Store,
-        TemplateStore,
+        AccountStore, EventStore, FallbackStore, LimitStore, MessageStore, NonceStore, NumberStore,
+        Store, TemplateStore,
     };
 }
 

@@ -129,6 +129,28 @@ pub struct NonceRecord {
     pub expires_at: i64,
 }
 
+/// One take from a shared token bucket ([`crate::LimitStore::take_tokens`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRequest {
+    /// The bucket: one per key, full when first seen.
+    pub key: String,
+    /// Tokens the bucket holds at most (its burst).
+    pub capacity: f64,
+    /// Milliseconds per token: the bucket refills at `1 / per_ms` tokens a millisecond.
+    pub per_ms: f64,
+    /// Tokens wanted.
+    pub want: u32,
+}
+
+/// What a [`TokenRequest`] got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TokenGrant {
+    /// Tokens taken (at most `want`; fewer when the bucket ran short).
+    pub granted: u32,
+    /// When short: milliseconds until the bucket's next token; else 0.
+    pub wait_ms: i64,
+}
+
 /// A template language version as stored. Components and example are the CAMS JSON the domain
 /// parses (`opencams_domain::template`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -77,7 +77,8 @@ pub trait TemplateStore: Send + Sync {
     async fn templates_by_code(&self, space_id: &str, code: &str) -> Result<Vec<TemplateRow>>;
     /// Live language versions of a template name in a space.
     async fn templates_by_name(&self, space_id: &str, name: &str) -> Result<Vec<TemplateRow>>;
-    /// Replaces content and sends the version back to review (`auditing`).
+    /// Replaces content and sends the version back to review (`auditing`, its new review time,
+    /// no lease).
     async fn modify_template(
         &self,
         id: i64,
@@ -85,7 +86,7 @@ pub trait TemplateStore: Send + Sync {
         event: Option<NewEvent>,
         now: i64,
     ) -> Result<TemplateRow>;
-    /// Records a review outcome or quality change; clears the simulator's review time.
+    /// Records a review outcome or quality change; clears the simulator's review time and lease.
     async fn set_template_status(
         &self,
         id: i64,
@@ -98,8 +99,17 @@ pub trait TemplateStore: Send + Sync {
     async fn delete_templates(&self, ids: Vec<i64>, now: i64) -> Result<()>;
     /// A page of live templates and the total count.
     async fn list_templates(&self, filter: TemplateFilter) -> Result<(u64, Vec<TemplateRow>)>;
-    /// Templates whose simulated review is due.
-    async fn due_template_reviews(&self, now: i64, limit: u32) -> Result<Vec<TemplateRow>>;
+    /// Claims up to `limit` templates whose simulated review is due (`review_due_at <= now`, not
+    /// deleted) for `owner` until `now + lease_ms`, earliest due first; expired leases are
+    /// claimed again. A review is never held by two owners while its lease holds, and recording
+    /// its outcome ([`Self::set_template_status`]) ends it, so it is decided once.
+    async fn claim_template_reviews(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<TemplateRow>>;
 }
 
 /// Messages, their durable queue, provider statuses and the 24-hour customer-service window.
@@ -239,6 +249,21 @@ pub trait FallbackStore: Send + Sync {
     async fn fallback(&self, message_id: &str) -> Result<Option<FallbackRow>>;
 }
 
+/// Token buckets that every node sharing the store shares: the API's per-account limits and the
+/// dispatcher's send rates hold across a cluster. Callers batch their takes (see
+/// [`crate::limits::SharedBuckets`]): one call serves many requests.
+#[async_trait::async_trait]
+pub trait LimitStore: Send + Sync {
+    /// Takes tokens for each request, in order, at `now`: a bucket per key, full (`capacity`)
+    /// when first seen, refilled at `1 / per_ms` tokens a millisecond up to its capacity, and
+    /// never moved back in time (a `now` before the bucket's last take refills nothing). Requests
+    /// for one key in one call are served in order from the same bucket, each getting what is
+    /// left up to its `want`; a short one is told how long until the next token. Buckets idle
+    /// for over 10 minutes may be forgotten (they would be full again by then for any rate above
+    /// capacity per 10 minutes). One grant per request, in order.
+    async fn take_tokens(&self, requests: Vec<TokenRequest>, now: i64) -> Result<Vec<TokenGrant>>;
+}
+
 /// Everything the server and the CLI keep: every aggregate, and the backend's own life.
 #[async_trait::async_trait]
 pub trait Store:
@@ -249,6 +274,7 @@ pub trait Store:
     + MessageStore
     + EventStore
     + FallbackStore
+    + LimitStore
     + Send
     + Sync
 {

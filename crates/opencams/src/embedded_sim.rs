@@ -222,7 +222,7 @@ impl opencams_channels::simulator::WebhookSink for InProcessWebhooks {
 }
 
 /// The dispatcher: the `whatsapp-cloud` adapter for real Cloud numbers, [`InProcessGraph`] for
-/// the built-in simulator's.
+/// the built-in simulator's; its send tokens come from `limits`.
 pub fn dispatcher(
     cache: Arc<StoreCache>,
     clock: Arc<dyn opencams_domain::Clock>,
@@ -230,6 +230,7 @@ pub fn dispatcher(
     sim: &Arc<opencams_channels::simulator::Simulator>,
     config: opencams_dispatch::worker::DispatchConfig,
     owner: String,
+    limits: opencams_dispatch::limits::SendLimits,
 ) -> anyhow::Result<Arc<opencams_dispatch::worker::Dispatcher>> {
     use opencams_channels::whatsapp_cloud::{DEFAULT_API_BASE, DEFAULT_API_VERSION, WhatsAppCloud};
     let cloud: Arc<dyn opencams_channels::Channel> =
@@ -266,12 +267,13 @@ pub fn dispatcher(
             }),
         }),
     };
-    Ok(opencams_dispatch::worker::Dispatcher::new(
+    Ok(opencams_dispatch::worker::Dispatcher::with_limits(
         cache,
         clock,
         Arc::new(router),
         config,
         owner,
+        limits,
     ))
 }
 

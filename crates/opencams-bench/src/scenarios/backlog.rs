@@ -1,5 +1,5 @@
-//! `backlog`: queue --messages sends while dispatch is paused, restart the server without the
-//! pause, and measure the drain (rows leaving the `queue` table per second) and the server's peak
+//! `backlog`: queue --messages sends while dispatch is paused, restart the server (every node)
+//! without the pause, and measure the drain (rows leaving the `queue` table per second) and the server's peak
 //! RSS in both phases.
 
 use std::time::{Duration, Instant};
@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use super::{PAUSED, Prepared, fast_simulator};
 use crate::Opts;
-use crate::db::Db;
 use crate::server::RssSampler;
 
 pub async fn run(opts: &Opts) -> anyhow::Result<Value> {
@@ -18,27 +17,27 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Value> {
     let mut paused = fast_simulator();
     paused.push(("OPENCAMS_DISPATCH_PAUSED", PAUSED.into()));
     let mut s = Prepared::start(opts, &paused).await?;
-    let db = Db::open(&s.data_dir)?;
+    let db = s.db().await?;
 
-    let rss = RssSampler::start(s.server.pid());
+    let rss = RssSampler::start(s.pids());
     let t0 = Instant::now();
     let (accepted, spec) = s.until_accepted(opts, messages).await;
     let queue_s = t0.elapsed().as_secs_f64();
     let rss_queueing = rss.peak_mb();
     drop(rss);
-    let queued = db.queue_len()?;
+    let queued = db.queue_len().await?;
     eprintln!("backlog: {queued} queued in {queue_s:.1} s; restarting without the pause");
 
     let t_restart = Instant::now();
-    s.server.restart(&fast_simulator())?;
+    s.restart(&fast_simulator())?;
     let restart_s = t_restart.elapsed().as_secs_f64();
-    let rss = RssSampler::start(s.server.pid());
+    let rss = RssSampler::start(s.pids());
     let t1 = Instant::now();
     let deadline = t1 + Duration::from_secs_f64(opts.drain_timeout);
     let mut remaining = queued;
     let mut last_report = Instant::now();
     while Instant::now() < deadline {
-        remaining = db.queue_len()?;
+        remaining = db.queue_len().await?;
         if remaining == 0 {
             break;
         }
@@ -60,6 +59,7 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Value> {
         "accepted": accepted.ok,
         "accept_errors": accepted.errors,
         "connections": spec.connections,
+        "nodes": s.nodes.len(),
         "numbers": opts.numbers,
         "recipients": opts.recipients,
         "queued": queued,
@@ -72,6 +72,6 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Value> {
         "drain_s": r1(drain_s),
         "drain_rate": (drained as f64 / drain_s.max(1e-9)).round(),
         "peak_rss_drain_mb": r1(rss_drain),
-        "delivered_after_drain": db.count("delivered").unwrap_or(0),
+        "delivered_after_drain": db.count("delivered").await.unwrap_or(0),
     }))
 }

@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Prepared, fast_simulator};
-use crate::db::Db;
-use crate::server::RssSampler;
+use super::{Prepared, fast_simulator, per_msg};
+use crate::server::{self, RssSampler};
 use crate::{Opts, report};
 
 pub async fn run(opts: &Opts) -> anyhow::Result<Value> {
@@ -21,13 +20,15 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Value> {
         .messages
         .unwrap_or(if opts.smoke { 2_000 } else { 100_000 });
     let s = Prepared::start(opts, &fast_simulator()).await?;
-    let db = Db::open(&s.data_dir)?;
-    let rss = RssSampler::start(s.server.pid());
+    let db = s.db().await?;
+    let pids = s.pids();
+    let rss = RssSampler::start(pids.clone());
+    let cpu_before = server::cpu_seconds(&pids);
     let t0 = Instant::now();
     let (accepted, spec) = s.until_accepted(opts, messages).await;
     let accept_s = t0.elapsed().as_secs_f64();
-    // the first send made by hand during setup is delivered too
-    let expected = accepted.ok + 1;
+    // the sends made by hand during setup (one per node) are delivered too
+    let expected = accepted.ok + s.setup_sends;
     eprintln!(
         "e2e: {} accepted in {accept_s:.1} s; waiting for deliveries",
         accepted.ok
@@ -41,7 +42,7 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Value> {
     let mut last = (0, Instant::now());
     let (mut delivered, mut cursor) = (0, 0);
     while Instant::now() < deadline {
-        let (more, at) = db.delivered_events_after(cursor)?;
+        let (more, at) = db.delivered_events_after(cursor).await?;
         delivered += more;
         cursor = at;
         if delivered != last.0 {
@@ -58,12 +59,14 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Value> {
     }
     let (delivered, last_at) = last;
     let total_s = (last_at - t0).as_secs_f64();
+    // the nodes' CPU from the first send to now (the last poll), per delivered message
+    let cpu = server::cpu_used(&cpu_before, &server::cpu_seconds(&pids));
     let peak = rss.peak_mb();
-    let d = db.deliveries()?;
-    let statuses: serde_json::Map<String, Value> = ["accepted", "sent", "delivered", "failed"]
-        .into_iter()
-        .map(|st| (st.to_string(), json!(db.count(st).unwrap_or(0))))
-        .collect();
+    let d = db.deliveries().await?;
+    let mut statuses = serde_json::Map::new();
+    for st in ["accepted", "sent", "delivered", "failed"] {
+        statuses.insert(st.to_string(), json!(db.count(st).await.unwrap_or(0)));
+    }
     Ok(json!({
         "messages": messages,
         "accepted": accepted.ok,
@@ -71,6 +74,7 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Value> {
         "accept_errors": accepted.errors,
         "accept_latency_ms": report::latency_ms(&accepted.hist),
         "connections": spec.connections,
+        "nodes": s.nodes.len(),
         "numbers": opts.numbers,
         "recipients": opts.recipients,
         "delivered": delivered,
@@ -81,7 +85,9 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Value> {
             / ((d.last_delivered_ms - d.first_created_ms).max(1) as f64)).round(),
         "accept_to_delivered_ms": report::latency_ms(&d.latency),
         "statuses": statuses,
-        "queue_left": db.queue_len().unwrap_or(0),
+        "queue_left": db.queue_len().await.unwrap_or(0),
         "server_peak_rss_mb": (peak * 10.0).round() / 10.0,
+        "server_cpu_s": (cpu * 100.0).round() / 100.0,
+        "server_cpu_us_per_delivered": per_msg(cpu * 1e6, delivered),
     }))
 }

@@ -2,9 +2,9 @@
 //! from their message), webhook settings, callback signing secrets, the callback outbox.
 //!
 //! The outbox is fed from the event log by one cursor shared by every node: routing locks it
-//! first (`FOR UPDATE`), so two nodes never route the same events, and event ids are handed out
-//! in commit order (see [`super::append_events`]), so the cursor never passes an id committed
-//! later. Routing an event resolves its destination (number setting over space setting) and
+//! first (`FOR UPDATE`), so two nodes never route the same events, and it stops at a missing
+//! id until the id is committed or every transaction that might commit it has ended (see
+//! [`routable`]), so the cursor never passes an id committed later. Routing an event resolves its destination (number setting over space setting) and
 //! inserts one pending delivery per (endpoint, event); a pass resolves all its events with a few
 //! set-wise statements rather than a round trip per event.
 //!
@@ -405,6 +405,43 @@ async fn settle(
     endpoint(tx, id).await
 }
 
+/// The first missing event id after the cursor, as the router last saw it: `closed` once every
+/// transaction that was running when it was first seen has ended (so the id was rolled back, or
+/// is visible by now).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Gap {
+    id: Option<i64>,
+    closed: bool,
+}
+
+/// How many of `events` (ids after `cursor`, ascending) may be routed now, and the gap routing
+/// stops at (`None`: none). Event ids come from a sequence, handed out before commit: a missing
+/// id may still be committed by a transaction in flight, so routing stops there rather than pass
+/// it, until it is seen or the gap is known closed (the transactions that might hold it ended).
+/// No global lock orders the writers, and the cursor never skips an event.
+fn routable(cursor: i64, gap: Gap, events: &[EventRef]) -> (usize, Option<i64>) {
+    let mut expected = cursor + 1;
+    for (n, e) in events.iter().enumerate() {
+        if e.id != expected {
+            let closed = gap.closed && gap.id == Some(expected);
+            if !closed {
+                return (n, Some(expected));
+            }
+            // a closed gap is passed once; a second gap after it is seen anew
+            return match events[n + 1..]
+                .iter()
+                .zip(e.id + 1..)
+                .position(|(next, want)| next.id != want)
+            {
+                Some(more) => (n + 1 + more, Some(events[n + more].id + 1)),
+                None => (events.len(), None),
+            };
+        }
+        expected += 1;
+    }
+    (events.len(), None)
+}
+
 #[async_trait::async_trait]
 impl EventStore for PgStore {
     async fn events_after(&self, after_id: i64, limit: u32) -> Result<Vec<EventRow>> {
@@ -509,7 +546,11 @@ impl EventStore for PgStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         let (lock, any) = tokio::join!(
-            tx.prepare_cached("SELECT event_id FROM callback_cursor WHERE id = 1 FOR UPDATE"),
+            tx.prepare_cached(
+                "SELECT event_id, gap_id, \
+                   pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= gap_xmax \
+                 FROM callback_cursor WHERE id = 1 FOR UPDATE"
+            ),
             tx.prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM webhook_settings WHERE status_url IS NOT NULL OR up_url IS NOT NULL)",
             ),
@@ -517,48 +558,64 @@ impl EventStore for PgStore {
         let (lock, any) = (lock?, any?);
         // pipelined: the cursor is locked (routers on other nodes wait here) before the check
         let (cursor, any_url) = tokio::join!(tx.query_one(&lock, &[]), tx.query_one(&any, &[]));
-        let cursor: i64 = cursor?.try_get(0)?;
+        let cursor = cursor?;
+        let gap = Gap {
+            id: cursor.try_get(1)?,
+            closed: cursor.try_get::<_, Option<bool>>(2)?.unwrap_or(false),
+        };
+        let cursor: i64 = cursor.try_get(0)?;
         let any_url: bool = any_url?.try_get(0)?;
-        let cursor_stmt = tx
-            .prepare_cached("UPDATE callback_cursor SET event_id = $1 WHERE id = 1")
-            .await?;
         // With no callback URL set anywhere, every event's destination is none: pass over them
         // without reading them (and their messages), exactly as routing each would end
-        if !any_url {
+        let events = if any_url {
             let stmt = tx
-                .prepare_cached(
-                    "SELECT MAX(id), COUNT(*) FROM \
-                     (SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2) AS next",
-                )
+                .prepare_cached(&format!(
+                    "{ROUTE_SELECT} WHERE e.id > $1 ORDER BY e.id LIMIT $2"
+                ))
                 .await?;
-            let row = tx.query_one(&stmt, &[&cursor, &limit]).await?;
-            let (last, n): (Option<i64>, i64) = (row.try_get(0)?, row.try_get(1)?);
-            if let Some(last) = last {
-                tx.execute(&cursor_stmt, &[&last]).await?;
-            }
-            tx.commit().await?;
-            return Ok(usize::try_from(n).unwrap_or_default());
-        }
+            tx.query(&stmt, &[&cursor, &limit])
+                .await?
+                .iter()
+                .map(event_ref)
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            let stmt = tx
+                .prepare_cached("SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2")
+                .await?;
+            tx.query(&stmt, &[&cursor, &limit])
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(EventRef {
+                        id: r.try_get(0)?,
+                        account_id: 0,
+                        kind: EventKind::Status,
+                        subject: Subject::Nothing,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+        let (ready, open_gap) = routable(cursor, gap, &events);
+        let events = &events[..ready];
+        let last = events.last().map_or(cursor, |e| e.id);
         let stmt = tx
-            .prepare_cached(&format!(
-                "{ROUTE_SELECT} WHERE e.id > $1 ORDER BY e.id LIMIT $2"
-            ))
+            .prepare_cached(
+                "UPDATE callback_cursor SET event_id = $1, gap_id = $2, \
+                   gap_xmax = CASE WHEN $2::bigint IS NULL THEN NULL \
+                     WHEN gap_id IS NOT DISTINCT FROM $2 THEN gap_xmax \
+                     ELSE pg_snapshot_xmax(pg_current_snapshot())::text::bigint END \
+                 WHERE id = 1",
+            )
             .await?;
-        let events = tx
-            .query(&stmt, &[&cursor, &limit])
-            .await?
-            .iter()
-            .map(event_ref)
-            .collect::<Result<Vec<_>>>()?;
-        if let Some(last) = events.last().map(|e| e.id) {
+        let params: [&(dyn ToSql + Sync); 2] = [&last, &open_gap];
+        if any_url && !events.is_empty() {
             // pipelined with the routing's first statements (the transaction commits both)
-            let params: [&(dyn ToSql + Sync); 1] = [&last];
-            let (moved, enqueued) = tokio::join!(
-                tx.execute(&cursor_stmt, &params),
-                enqueue(&tx, &events, now)
-            );
+            let (moved, enqueued) =
+                tokio::join!(tx.execute(&stmt, &params), enqueue(&tx, events, now));
             moved?;
             enqueued?;
+        } else {
+            tx.execute(&stmt, &params).await?;
         }
         tx.commit().await?;
         Ok(events.len())
@@ -734,5 +791,56 @@ impl EventStore for PgStore {
             )
             .await?;
         Ok(c.execute(&stmt, &[&now, &url, &account_id]).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(list: &[i64]) -> Vec<EventRef> {
+        list.iter()
+            .map(|&id| EventRef {
+                id,
+                account_id: 1,
+                kind: EventKind::Status,
+                subject: Subject::Nothing,
+            })
+            .collect()
+    }
+
+    const NO_GAP: Gap = Gap {
+        id: None,
+        closed: false,
+    };
+
+    #[test]
+    fn routing_stops_at_a_missing_id_until_its_gap_is_closed() {
+        // contiguous: everything
+        assert_eq!(routable(10, NO_GAP, &ids(&[11, 12, 13])), (3, None));
+        // 12 is missing (in flight, or rolled back): stop before it and remember it
+        assert_eq!(routable(10, NO_GAP, &ids(&[11, 13, 14])), (1, Some(12)));
+        // still open (a transaction that might hold it still runs): wait
+        let open = Gap {
+            id: Some(12),
+            closed: false,
+        };
+        assert_eq!(routable(11, open, &ids(&[13, 14])), (0, Some(12)));
+        // it came: on through
+        assert_eq!(routable(11, open, &ids(&[12, 13, 14])), (3, None));
+        // closed without it (rolled back): passed, up to the next gap, seen anew
+        let closed = Gap {
+            id: Some(12),
+            closed: true,
+        };
+        assert_eq!(routable(11, closed, &ids(&[13, 14])), (2, None));
+        assert_eq!(routable(11, closed, &ids(&[14, 15, 17])), (2, Some(16)));
+        // a closed gap at another id does not pass this one
+        let elsewhere = Gap {
+            id: Some(9),
+            closed: true,
+        };
+        assert_eq!(routable(11, elsewhere, &ids(&[13])), (0, Some(12)));
+        assert_eq!(routable(11, NO_GAP, &[]), (0, None));
     }
 }

@@ -9,13 +9,15 @@
 //! not race them.
 //!
 //! Claims (queue, fallback timers, callback endpoints) use `FOR UPDATE SKIP LOCKED` with leases
-//! owned by a node id, so nodes never wait for one another's rows. Events get their ids in
-//! commit order (see [`append_events`]). Accepted sends are committed before the answer, and
+//! owned by a node id, so nodes never wait for one another's rows. Event ids come from a
+//! sequence before commit; the callback router never passes a missing id that a transaction in
+//! flight may still commit (see `events.rs`), so no lock orders the writers. Accepted sends are committed before the answer, and
 //! concurrent ones share a transaction (see `messages.rs`).
 
 mod accounts;
 mod events;
 mod fallbacks;
+mod limits;
 mod messages;
 mod nonces;
 mod numbers;
@@ -35,25 +37,28 @@ mod embedded {
 /// Connections kept per node. Each serves several pipelined queries at once.
 const POOL_SIZE: usize = 16;
 
+/// Connections kept per node for writes that need not wait for the WAL flush.
+const VOLATILE_POOL_SIZE: usize = 4;
+
 /// The advisory lock key of migrations (any constant unique to opencams: "ocmig" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6f_63_6d_69_67;
-
-/// The advisory lock key every transaction appending events takes first ("ocevt"): it is held
-/// until commit, so event ids are handed out in commit order and the callback router's cursor
-/// never passes an id that a slower transaction commits later. Appends come last in their
-/// transaction, so the lock is held for little more than the commit.
-const EVENT_LOCK: i64 = 0x6f_63_65_76_74;
 
 /// The channel every node LISTENs on; payloads are [`Change::as_str`].
 const CHANGES_CHANNEL: &str = "opencams_changes";
 
 pub struct PgStore {
     pool: Pool,
+    /// Connections whose commits do not wait for the WAL flush (`synchronous_commit = off`), for
+    /// what a database crash may lose without harm: rate-limit tokens and nonce claims (a crash
+    /// forgets at most the last moments of nonces, which each node also holds in memory).
+    volatile: Pool,
     pub(crate) cipher: Cipher,
     changes: tokio::sync::broadcast::Sender<Change>,
     listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Gathers concurrent `insert_messages` calls into shared transactions.
     inserts: messages::InsertBatcher,
+    /// When this node last swept idle rate-limit buckets (see `limits.rs`).
+    buckets_swept_at: std::sync::atomic::AtomicI64,
 }
 
 /// A pooled connection.
@@ -105,8 +110,9 @@ pub(crate) fn opt_enum_col<T>(
     }
 }
 
-/// Appends `events` (in order) inside `tx`, taking the event lock first: call it last in the
-/// transaction, after every other row it locks.
+/// Appends `events` (in order) inside `tx`. Call it last in the transaction, after the rows it
+/// changes are locked: two writes to one message then append their events in the order they
+/// committed (the second waited for the first's row lock), so its callbacks go out in order.
 pub(crate) async fn append_events(
     tx: &deadpool_postgres::Transaction<'_>,
     events: &[NewEvent],
@@ -125,8 +131,6 @@ pub(crate) async fn append_events_at(
     if events.is_empty() {
         return Ok(());
     }
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EVENT_LOCK])
-        .await?;
     let accounts: Vec<i64> = events.iter().map(|(e, _)| e.account_id).collect();
     let kinds: Vec<&str> = events.iter().map(|(e, _)| e.kind.as_str()).collect();
     let messages: Vec<Option<&str>> = events
@@ -167,6 +171,18 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Config(format!("cannot set up the PostgreSQL pool: {e}")))?;
+        let mut volatile_config = config.clone();
+        volatile_config.options("-c synchronous_commit=off");
+        let volatile = Pool::builder(Manager::from_config(
+            volatile_config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        ))
+        .max_size(VOLATILE_POOL_SIZE)
+        .build()
+        .map_err(|e| StoreError::Config(format!("cannot set up the PostgreSQL pool: {e}")))?;
         let mut client = pool.get().await.map_err(|e| {
             StoreError::Config(format!("cannot connect to PostgreSQL at {where_}: {e}"))
         })?;
@@ -177,15 +193,22 @@ impl PgStore {
         let inserts = messages::InsertBatcher::start(pool.clone());
         Ok(Self {
             pool,
+            volatile,
             cipher,
             changes,
             listener: std::sync::Mutex::new(Some(listener)),
             inserts,
+            buckets_swept_at: Default::default(),
         })
     }
 
     pub(crate) async fn client(&self) -> Result<Client> {
         Ok(self.pool.get().await?)
+    }
+
+    /// A connection of the volatile pool (see [`PgStore::volatile`]).
+    pub(crate) async fn volatile_client(&self) -> Result<Client> {
+        Ok(self.volatile.get().await?)
     }
 
     /// Tells every node (this one too) that `change` was just committed. The write stands even
@@ -308,5 +331,6 @@ impl Store for PgStore {
             listener.abort();
         }
         self.pool.close();
+        self.volatile.close();
     }
 }

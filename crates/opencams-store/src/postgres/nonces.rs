@@ -27,7 +27,7 @@ impl NonceStore for PgStore {
         let values: Vec<&str> = firsts.iter().map(|n| n.nonce.as_str()).collect();
         let expiries: Vec<i64> = firsts.iter().map(|n| n.expires_at).collect();
         let min_exp = expiries.iter().copied().min().unwrap_or(i64::MAX);
-        let c = self.client().await?;
+        let c = self.volatile_client().await?;
         let ins = c
             .prepare_cached(
                 "INSERT INTO nonces (key_id, nonce, expires_at) \
@@ -51,7 +51,7 @@ impl NonceStore for PgStore {
     }
 
     async fn live_nonces(&self, now: i64) -> Result<Vec<NonceRecord>> {
-        let c = self.client().await?;
+        let c = self.volatile_client().await?;
         let stmt = c
             .prepare_cached("SELECT key_id, nonce, expires_at FROM nonces WHERE expires_at > $1")
             .await?;
@@ -73,7 +73,7 @@ impl NonceStore for PgStore {
         let keys: Vec<&str> = firsts.iter().map(|n| n.key_id.as_str()).collect();
         let values: Vec<&str> = firsts.iter().map(|n| n.nonce.as_str()).collect();
         let expiries: Vec<i64> = firsts.iter().map(|n| n.expires_at).collect();
-        let c = self.client().await?;
+        let c = self.volatile_client().await?;
         // an expired row is taken over; a live one is left alone and not returned
         let stmt = c
             .prepare_cached(

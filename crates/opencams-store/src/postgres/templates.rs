@@ -3,6 +3,8 @@
 //! unique index `templates_live_name`, so two nodes creating the same name at once get one
 //! template and one conflict.
 
+use std::sync::LazyLock;
+
 use opencams_domain::template::AuditStatus;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -13,6 +15,24 @@ use crate::*;
 const COLS: &str = "id, account_id, space_id, code, name, language, category, template_type, components, \
      example, audit_status, reason, quality_score, message_send_ttl, category_change_paused, product_set_id, \
      provider_id, review_due_at, created_at, updated_at";
+
+/// Leases up to `$4` reviews due at `$3` (not held by a live lease) to `$1` until `$2`, skipping
+/// those another claimer holds locked, earliest due first (ties in id order, as SQLite walks its
+/// (review_due_at, rowid) index).
+static CLAIM_REVIEWS_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH due AS ( \
+           SELECT id AS due_id FROM templates \
+           WHERE review_due_at IS NOT NULL AND review_due_at <= $3 AND deleted_at IS NULL \
+           AND (review_lease_until IS NULL OR review_lease_until <= $3) \
+           ORDER BY review_due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED), \
+         claimed AS ( \
+           UPDATE templates SET review_owner = $1, review_lease_until = $2 FROM due \
+           WHERE templates.id = due.due_id \
+           RETURNING {COLS}) \
+         SELECT {COLS} FROM claimed ORDER BY review_due_at, id"
+    )
+});
 
 /// The unique index that keeps one live template per (space, name, language).
 const LIVE_NAME_INDEX: &str = "templates_live_name";
@@ -187,8 +207,9 @@ impl TemplateStore for PgStore {
             ];
             let sql = format!(
                 "UPDATE templates SET components = $1, example = $2, message_send_ttl = $3, \
-                 category_change_paused = $4, product_set_id = $5, review_due_at = $6, audit_status = 'auditing', \
-                 reason = '', updated_at = $7, provider_id = COALESCE($9, provider_id) \
+                 category_change_paused = $4, product_set_id = $5, review_due_at = $6, review_owner = NULL, \
+                 review_lease_until = NULL, audit_status = 'auditing', reason = '', updated_at = $7, \
+                 provider_id = COALESCE($9, provider_id) \
                  WHERE id = $8 AND deleted_at IS NULL RETURNING {COLS}"
             );
             self.write_template(&sql, &params, event, now, StoreError::from)
@@ -213,8 +234,8 @@ impl TemplateStore for PgStore {
         let out = async {
             let params: [&(dyn ToSql + Sync); 4] = [&status.as_str(), &reason, &now, &id];
             let sql = format!(
-                "UPDATE templates SET audit_status = $1, reason = $2, review_due_at = NULL, updated_at = $3 \
-                 WHERE id = $4 AND deleted_at IS NULL RETURNING {COLS}"
+                "UPDATE templates SET audit_status = $1, reason = $2, review_due_at = NULL, review_owner = NULL, \
+                 review_lease_until = NULL, updated_at = $3 WHERE id = $4 AND deleted_at IS NULL RETURNING {COLS}"
             );
             self.write_template(&sql, &params, event, now, StoreError::from)
                 .await?
@@ -235,7 +256,8 @@ impl TemplateStore for PgStore {
             let c = self.client().await?;
             let stmt = c
                 .prepare_cached(
-                    "UPDATE templates SET deleted_at = $1, review_due_at = NULL WHERE id = ANY($2)",
+                    "UPDATE templates SET deleted_at = $1, review_due_at = NULL, review_owner = NULL, \
+                     review_lease_until = NULL WHERE id = ANY($2)",
                 )
                 .await?;
             let params: [&(dyn ToSql + Sync); 2] = [&now, &ids];
@@ -293,16 +315,17 @@ impl TemplateStore for PgStore {
         Ok((u64::try_from(total).unwrap_or(0), rows))
     }
 
-    async fn due_template_reviews(&self, now: i64, limit: u32) -> Result<Vec<TemplateRow>> {
+    async fn claim_template_reviews(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<TemplateRow>> {
         let c = self.client().await?;
-        // ties in id order, as SQLite walks its (review_due_at, rowid) index
-        let stmt = c
-            .prepare_cached(&format!(
-                "SELECT {COLS} FROM templates WHERE review_due_at IS NOT NULL AND review_due_at <= $1 \
-                 AND deleted_at IS NULL ORDER BY review_due_at, id LIMIT $2"
-            ))
-            .await?;
-        let params: [&(dyn ToSql + Sync); 2] = [&now, &i64::from(limit)];
+        let stmt = c.prepare_cached(&CLAIM_REVIEWS_SQL).await?;
+        let (until, limit) = (now + lease_ms, i64::from(limit));
+        let params: [&(dyn ToSql + Sync); 4] = [&owner, &until, &now, &limit];
         c.query(&stmt, &params).await?.iter().map(row).collect()
     }
 }

@@ -4,6 +4,7 @@
 mod accounts;
 mod events;
 mod fallbacks;
+mod limits;
 mod messages;
 mod nonces;
 mod numbers;
@@ -30,6 +31,8 @@ pub struct SqliteStore {
     /// One permit per reader connection (open or not yet opened).
     reader_permits: tokio::sync::Semaphore,
     pub(crate) cipher: Cipher,
+    /// The rate-limit token buckets (in memory: one process uses this store).
+    buckets: crate::limits::MemoryBuckets,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -96,6 +99,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             reader_permits: tokio::sync::Semaphore::new(READERS),
             cipher,
+            buckets: Default::default(),
         })
     }
 

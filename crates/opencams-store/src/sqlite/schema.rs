@@ -265,6 +265,13 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX messages_space_sender_time;
     CREATE INDEX messages_space_time ON messages(space_id, created_at);
     "#,
+    // 8: who holds a template's simulated review and until when. Reviews are claimed with a
+    // lease like queue entries and fallbacks (the PostgreSQL schema has had these columns from
+    // the start), so a review is decided once, with one audit event, however many workers poll
+    r#"
+    ALTER TABLE templates ADD COLUMN review_owner TEXT;
+    ALTER TABLE templates ADD COLUMN review_lease_until INTEGER;
+    "#,
 ];
 
 pub(crate) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {

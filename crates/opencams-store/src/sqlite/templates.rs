@@ -113,8 +113,9 @@ pub(super) fn modify(
 ) -> Result<TemplateRow> {
     let n = c.execute(
         "UPDATE templates SET components = ?1, example = ?2, message_send_ttl = ?3, category_change_paused = ?4, \
-         product_set_id = ?5, review_due_at = ?6, audit_status = 'auditing', reason = '', updated_at = ?7, \
-         provider_id = COALESCE(?9, provider_id) WHERE id = ?8 AND deleted_at IS NULL",
+         product_set_id = ?5, review_due_at = ?6, review_owner = NULL, review_lease_until = NULL, \
+         audit_status = 'auditing', reason = '', updated_at = ?7, provider_id = COALESCE(?9, provider_id) \
+         WHERE id = ?8 AND deleted_at IS NULL",
         params![
             t.components,
             t.example,
@@ -145,8 +146,8 @@ pub(super) fn set_status(
     now: i64,
 ) -> Result<TemplateRow> {
     let n = c.execute(
-        "UPDATE templates SET audit_status = ?1, reason = ?2, review_due_at = NULL, updated_at = ?3 \
-         WHERE id = ?4 AND deleted_at IS NULL",
+        "UPDATE templates SET audit_status = ?1, reason = ?2, review_due_at = NULL, review_owner = NULL, \
+         review_lease_until = NULL, updated_at = ?3 WHERE id = ?4 AND deleted_at IS NULL",
         params![status.as_str(), reason, now, id],
     )?;
     if n == 0 {
@@ -156,6 +157,29 @@ pub(super) fn set_status(
         insert_event(c, e, now)?;
     }
     by_id(c, id)
+}
+
+pub(super) fn claim_reviews(
+    c: &Connection,
+    owner: &str,
+    now: i64,
+    lease_ms: i64,
+    limit: u32,
+) -> Result<Vec<TemplateRow>> {
+    // one statement picks and leases (in the writer), so two claimers never take the same review
+    let mut stmt = c.prepare_cached(&format!(
+        "UPDATE templates SET review_owner = ?1, review_lease_until = ?2 WHERE id IN ( \
+           SELECT id FROM templates WHERE review_due_at IS NOT NULL AND review_due_at <= ?3 \
+           AND deleted_at IS NULL AND (review_lease_until IS NULL OR review_lease_until <= ?3) \
+           ORDER BY review_due_at, id LIMIT ?4) \
+         RETURNING {COLS}"
+    ))?;
+    let mut rows = stmt
+        .query_map(params![owner, now + lease_ms, now, limit], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    // RETURNING comes in no promised order
+    rows.sort_by_key(|t| (t.review_due_at, t.id));
+    Ok(rows)
 }
 
 pub(super) fn list(c: &Connection, f: &TemplateFilter) -> Result<(u64, Vec<TemplateRow>)> {
@@ -243,7 +267,8 @@ impl TemplateStore for SqliteStore {
     async fn delete_templates(&self, ids: Vec<i64>, now: i64) -> Result<()> {
         self.write(move |c, _| {
             let mut stmt = c.prepare_cached(
-                "UPDATE templates SET deleted_at = ?1, review_due_at = NULL WHERE id = ?2",
+                "UPDATE templates SET deleted_at = ?1, review_due_at = NULL, review_owner = NULL, \
+                 review_lease_until = NULL WHERE id = ?2",
             )?;
             for id in &ids {
                 stmt.execute(params![now, id])?;
@@ -257,16 +282,15 @@ impl TemplateStore for SqliteStore {
         self.read(move |c, _| list(c, &filter)).await
     }
 
-    async fn due_template_reviews(&self, now: i64, limit: u32) -> Result<Vec<TemplateRow>> {
-        self.read(move |c, _| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {} FROM templates WHERE review_due_at IS NOT NULL AND review_due_at <= ?1 \
-                 AND deleted_at IS NULL ORDER BY review_due_at LIMIT ?2",
-                COLS
-            ))?;
-            let rows = stmt.query_map(params![now, limit], row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-        .await
+    async fn claim_template_reviews(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<TemplateRow>> {
+        let owner = owner.to_string();
+        self.write(move |c, _| claim_reviews(c, &owner, now, lease_ms, limit))
+            .await
     }
 }

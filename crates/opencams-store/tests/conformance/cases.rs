@@ -221,7 +221,13 @@ pub async fn templates_versions_review_list_and_delete(place: Place) {
         .unwrap();
     assert_eq!(s.templates_by_code(&sp, "C1").await.unwrap().len(), 2);
     assert_eq!(s.templates_by_name(&sp, "order").await.unwrap().len(), 2);
-    assert_eq!(s.due_template_reviews(100, 10).await.unwrap().len(), 2);
+    assert_eq!(
+        s.claim_template_reviews("R", 100, 1000, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     let passed = s
         .set_template_status(en.id, AuditStatus::Pass, "", ev("pass"), 20)
         .await
@@ -279,6 +285,98 @@ pub async fn templates_versions_review_list_and_delete(place: Place) {
             .collect::<Vec<_>>(),
         vec!["created", "pass"]
     );
+}
+
+pub async fn template_reviews_are_leased_to_one_owner(place: Place) {
+    let s = place.open().await;
+    let a = s.create_account("acme", 1).await.unwrap();
+    let sp = a.default_space.clone();
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let t = s
+            .insert_template(
+                tpl(&sp, a.id, &format!("R{i:02}"), &format!("r{i:02}"), "en"),
+                None,
+                10,
+            )
+            .await
+            .unwrap();
+        ids.push(t.id);
+    }
+    // not due yet: nothing to claim
+    assert!(
+        s.claim_template_reviews("A", 99, 1000, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // two owners claiming at once get disjoint sets, together every due review
+    let (x, y) = tokio::join!(
+        s.claim_template_reviews("A", 100, 1000, 25),
+        s.claim_template_reviews("B", 100, 1000, 25)
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.len() + y.len(), 40);
+    let ids_x: std::collections::HashSet<i64> = x.iter().map(|t| t.id).collect();
+    assert!(y.iter().all(|t| !ids_x.contains(&t.id)));
+    // while leased nothing is claimed again, not even by its owner
+    assert!(
+        s.claim_template_reviews("C", 1099, 1000, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.claim_template_reviews("A", 1099, 1000, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // a decided review is never claimed again; the others are, once the lease ends
+    let decided = x[0].id;
+    s.set_template_status(decided, AuditStatus::Pass, "", None, 1050)
+        .await
+        .unwrap();
+    let again = s
+        .claim_template_reviews("C", 1100, 1000, 100)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 39);
+    assert!(again.iter().all(|t| t.id != decided));
+    // earliest due first, ties by id
+    let mut want: Vec<i64> = ids.iter().copied().filter(|&i| i != decided).collect();
+    want.sort_unstable();
+    assert_eq!(again.iter().map(|t| t.id).collect::<Vec<_>>(), want);
+    // a limit is honoured
+    assert!(
+        s.claim_template_reviews("D", 2100, 1000, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let d = s.claim_template_reviews("D", 2100, 1000, 5).await.unwrap();
+    assert_eq!(d.iter().map(|t| t.id).collect::<Vec<_>>(), want[..5]);
+    // a deleted review is never claimed; a modified one is due anew, free of its old lease
+    let (deleted, modified) = (want[0], want[1]);
+    s.delete_templates(vec![deleted], 2200).await.unwrap();
+    let mut w = tpl(&sp, a.id, "X", "x", "en");
+    w.review_due_at = Some(2300);
+    s.modify_template(modified, w, None, 2200).await.unwrap();
+    let e = s
+        .claim_template_reviews("E", 2500, 1000, 100)
+        .await
+        .unwrap();
+    let e: Vec<i64> = e.iter().map(|t| t.id).collect();
+    assert_eq!(e.len(), 35, "C's lapsed 34 and the modified one");
+    assert!(e.contains(&modified));
+    assert!(!e.contains(&deleted) && !e.contains(&decided));
+    // long after every lease: all but the decided and the deleted one
+    let all = s
+        .claim_template_reviews("F", 1_000_000, 1000, 100)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 38);
+    assert!(all.iter().all(|t| t.id != decided && t.id != deleted));
 }
 
 /// A provider status for `provider_id`, echoing our `message_id` when given.
@@ -615,4 +713,43 @@ pub async fn statuses_that_overtake_the_settlement_find_the_message_by_its_id(pl
         s.message("m2").await.unwrap().unwrap().status,
         MessageStatus::Read
     );
+}
+
+pub async fn token_buckets_grant_refill_and_wait(place: Place) {
+    let store = place.open().await;
+    let req = |key: &str, want| TokenRequest {
+        key: key.into(),
+        capacity: 3.0,
+        per_ms: 100.0,
+        want,
+    };
+    let grant = |granted, wait_ms| TokenGrant { granted, wait_ms };
+    // full when first seen; one key's requests are served in order, each up to its want
+    let got = store
+        .take_tokens(
+            vec![req("k", 2), req("j", 1), req("k", 2), req("k", 1)],
+            1_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![grant(2, 0), grant(1, 0), grant(1, 100), grant(0, 100)]
+    );
+    assert_eq!(store.take_tokens(vec![], 1_000).await.unwrap(), vec![]);
+    // refilled at one token per 100 ms; short: how long until the next one
+    let take = |key: &'static str, want, now| {
+        let store = store.clone();
+        async move { store.take_tokens(vec![req(key, want)], now).await.unwrap() }
+    };
+    assert_eq!(take("k", 1, 1_050).await, vec![grant(0, 50)]);
+    assert_eq!(take("k", 1, 1_100).await, vec![grant(1, 0)]);
+    // never back in time: an earlier now refills nothing and keeps the bucket's time
+    assert_eq!(take("k", 1, 500).await, vec![grant(0, 100)]);
+    assert_eq!(take("k", 2, 1_200).await, vec![grant(1, 100)]);
+    // refills stop at the capacity; other buckets are untouched
+    assert_eq!(take("k", 5, 1_000_000).await, vec![grant(3, 100)]);
+    assert_eq!(take("j", 3, 1_000_000).await, vec![grant(3, 0)]);
+    // a bucket idle for long is full again
+    assert_eq!(take("k", 3, 5_000_000).await, vec![grant(3, 0)]);
 }

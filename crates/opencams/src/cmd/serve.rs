@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use opencams_api::limits::LocalRateLimiter;
+use opencams_api::limits::{LocalRateLimiter, RateLimiter, SharedRateLimiter};
 use opencams_api::nonce::{self, NonceCache};
 use opencams_api::principal::PrincipalCache;
 use opencams_api::{ApiConfig, AppState, WebhookConfig};
@@ -105,6 +105,20 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
     let sim_token = crate::embedded_sim::load_or_create_token(&storage.data_dir)?;
     let sim_secret = format!("sim-{}", opencams_protocol::envelope::nonce());
     let (nonces, nonce_rx) = NonceCache::load(store.as_ref(), clock.now_ms()).await;
+    // rate limits: on a store several nodes share, buckets in it (the API's per-account limits,
+    // each number's throughput, the pair rate), taken in batches one round trip at a time; on
+    // one node, buckets in memory
+    let shared_buckets = store
+        .shared()
+        .then(|| opencams_store::limits::SharedBuckets::start(store.clone(), clock.clone()));
+    let limiter: Arc<dyn RateLimiter> = match &shared_buckets {
+        Some(b) => Arc::new(SharedRateLimiter::new(b.clone())),
+        None => Arc::new(LocalRateLimiter::default()),
+    };
+    let send_limits = match shared_buckets {
+        Some(b) => opencams_dispatch::limits::SendLimits::Shared(b),
+        None => opencams_dispatch::limits::SendLimits::default(),
+    };
     let nonce_task = tokio::spawn(nonce::persist_loop(store.clone(), nonce_rx, clock.clone()));
     // one MessageId generator for the API and the webhook ingest
     let ids = Arc::new(IdGenerator::new(process_id_prefix()));
@@ -115,7 +129,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         clock: clock.clone(),
         principals: PrincipalCache::default(),
         nonces,
-        limiter: Arc::new(LocalRateLimiter::default()),
+        limiter,
         metrics: opencams_api::metrics_handle(),
         config: ApiConfig {
             debug_signatures: args.debug_signatures || file.debug_signatures.unwrap_or(false),
@@ -148,6 +162,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
     let reviews = tokio::spawn(opencams_dispatch::review::run(
         store.clone(),
         state.clock.clone(),
+        node.owner("reviews"),
         std::time::Duration::from_millis(review_delay_ms.clamp(10, 250)),
         workers.clone(),
     ));
@@ -182,6 +197,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
             ..Default::default()
         },
         node.owner("dispatch"),
+        send_limits,
     )?;
     // SMS fallback: timers decided by a worker, SMSC receipts mapped back
     let (reports_tx, reports_rx) = tokio::sync::mpsc::unbounded_channel();

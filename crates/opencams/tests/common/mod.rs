@@ -46,6 +46,29 @@ impl Server {
     }
 
     pub fn start_with_env(env: &[(&str, &str)]) -> Server {
+        let mut s = Self::node_with_env(env);
+        s.ak = field(&s.banner, "AccessKeyId");
+        s.sk = field(&s.banner, "AccessKeySecret");
+        s.space = field(&s.banner, "CustSpaceId");
+        assert!(
+            s.ak.starts_with("LTAI"),
+            "no bootstrap key in:\n{}",
+            s.banner
+        );
+        s
+    }
+
+    /// Another node on the database of `first` (set by `OPENCAMS_DATABASE_URL` in `env`), with
+    /// a data directory of its own: it prints no bootstrap key, so it takes `first`'s.
+    pub fn join(first: &Server, env: &[(&str, &str)]) -> Server {
+        let mut s = Self::node_with_env(env);
+        s.ak = first.ak.clone();
+        s.sk = first.sk.clone();
+        s.space = first.space.clone();
+        s
+    }
+
+    fn node_with_env(env: &[(&str, &str)]) -> Server {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().to_path_buf();
         let mut s = Server {
@@ -63,14 +86,6 @@ impl Server {
                 .collect(),
         };
         s.spawn();
-        s.ak = field(&s.banner, "AccessKeyId");
-        s.sk = field(&s.banner, "AccessKeySecret");
-        s.space = field(&s.banner, "CustSpaceId");
-        assert!(
-            s.ak.starts_with("LTAI"),
-            "no bootstrap key in:\n{}",
-            s.banner
-        );
         s
     }
 
@@ -179,6 +194,8 @@ impl Server {
             .arg("--data-dir")
             .arg(&self.dir)
             .env_remove("OPENCAMS_MASTER_KEY")
+            // the same database and master key as the server (PostgreSQL tests set them)
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("run opencams");
         (
@@ -454,16 +471,26 @@ pub fn wait_message(s: &Server, id: &str, what: &str, pred: impl Fn(&Value) -> b
     }
 }
 
+/// Fast simulator timings for delivery tests.
+pub const FAST_ENV: &[(&str, &str)] = &[
+    ("OPENCAMS_TEMPLATE_REVIEW_DELAY_MS", "50"),
+    ("OPENCAMS_SIM_SENT_DELAY_MS", "30"),
+    ("OPENCAMS_SIM_DELIVERED_DELAY_MS", "100"),
+    ("OPENCAMS_SIM_READ_DELAY_MS", "200"),
+    ("OPENCAMS_SIM_JITTER_MS", "10"),
+    ("OPENCAMS_RETRY_BASE_MS", "100"),
+];
+
 /// A server with fast simulator timings for delivery tests.
 pub fn fast_server() -> Server {
-    let s = Server::start_with_env(&[
-        ("OPENCAMS_TEMPLATE_REVIEW_DELAY_MS", "50"),
-        ("OPENCAMS_SIM_SENT_DELAY_MS", "30"),
-        ("OPENCAMS_SIM_DELIVERED_DELAY_MS", "100"),
-        ("OPENCAMS_SIM_READ_DELAY_MS", "200"),
-        ("OPENCAMS_SIM_JITTER_MS", "10"),
-        ("OPENCAMS_RETRY_BASE_MS", "100"),
-    ]);
+    fast_server_with(&[])
+}
+
+/// [`fast_server`] with more environment (a database URL, say).
+pub fn fast_server_with(env: &[(&str, &str)]) -> Server {
+    let mut all = FAST_ENV.to_vec();
+    all.extend_from_slice(env);
+    let s = Server::start_with_env(&all);
     s.cli_json(&[
         "account",
         "set",
