@@ -168,3 +168,299 @@ async fn takes_in_any_key_order_do_not_deadlock() {
     }
     takers.join_all().await;
 }
+
+/// A raw connection to the test database, to hold transactions open as another node would.
+async fn raw(db: &TestDatabase) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+fn outbound(id: &str, at: i64) -> MessageRow {
+    MessageRow {
+        id: id.into(),
+        account_id: 1,
+        space_id: "s".into(),
+        direction: opencams_domain::Direction::Out,
+        sender: "8613600000000".into(),
+        recipient: "8613900001000".into(),
+        send_type: opencams_domain::SendType::Message,
+        message_type: "text".into(),
+        body: "{}".into(),
+        status: opencams_domain::MessageStatus::Accepted,
+        created_at: at,
+        updated_at: at,
+        ..Default::default()
+    }
+}
+
+fn event_of(id: &str) -> NewEvent {
+    NewEvent {
+        account_id: 1,
+        kind: opencams_domain::EventKind::Status,
+        message_id: Some(id.into()),
+        payload: "{}".into(),
+    }
+}
+
+/// Event ids come from a sequence before commit. Routing stops at an id a transaction still in
+/// flight holds, routes it (and what follows) once it commits, and passes an id that was rolled
+/// back once the transactions that might have held it have ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_waits_for_ids_in_flight_and_passes_rolled_back_ones() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let s = node(&db).await;
+    let acct = s.create_account("acme", 1).await.unwrap();
+    s.set_webhook(
+        WebhookUpdate {
+            space_id: acct.default_space.clone(),
+            phone: String::new(),
+            account_id: acct.id,
+            status_url: Some(Some("http://127.0.0.1:9/status".into())),
+            up_url: None,
+            http_flag: Some(true),
+            queue_flag: None,
+        },
+        1,
+    )
+    .await
+    .unwrap();
+    let mut m1 = outbound("m1", 2);
+    m1.space_id = acct.default_space.clone();
+    m1.account_id = acct.id;
+    s.insert_messages(vec![m1], vec![]).await.unwrap();
+    let pending = async |s: &Arc<dyn Store>| -> i64 {
+        s.list_endpoints(None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.pending)
+            .sum()
+    };
+    let append = |n: i64| {
+        format!(
+            "INSERT INTO events (account_id, kind, message_id, payload, created_at) \
+             VALUES ({}, 'status', 'm1', '{{}}', {n})",
+            acct.id
+        )
+    };
+
+    // a transaction (another node) takes an id and has not committed yet …
+    let mut slow = raw(&db).await;
+    let slow_tx = slow.transaction().await.unwrap();
+    slow_tx.batch_execute(&append(10)).await.unwrap();
+    // … while a later one commits
+    let other = raw(&db).await;
+    other.batch_execute(&append(11)).await.unwrap();
+    assert_eq!(
+        s.route_events(100, 20).await.unwrap(),
+        0,
+        "passed an id in flight"
+    );
+    assert_eq!(pending(&s).await, 0);
+    slow_tx.commit().await.unwrap();
+    assert_eq!(s.route_events(100, 21).await.unwrap(), 2);
+    assert_eq!(pending(&s).await, 2);
+
+    // an id rolled back is passed once nothing that might hold it still runs
+    let mut aborted = raw(&db).await;
+    let aborted_tx = aborted.transaction().await.unwrap();
+    aborted_tx.batch_execute(&append(12)).await.unwrap();
+    other.batch_execute(&append(13)).await.unwrap();
+    assert_eq!(s.route_events(100, 22).await.unwrap(), 0);
+    aborted_tx.rollback().await.unwrap();
+    // the gap is seen closed once every transaction running when it was seen has ended (on
+    // the whole server: xids are the cluster's, and other tests run alongside)
+    let mut routed = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while routed == 0 && Instant::now() < deadline {
+        routed += s.route_events(100, 23).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(routed, 1);
+    assert_eq!(pending(&s).await, 3);
+    let _ = event_of;
+}
+
+/// A status that arrives while the send's settlement is recording the provider id (another
+/// connection holds the message's row) is applied once that commits, not dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_racing_the_settlement_is_applied() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let s = node(&db).await;
+    s.insert_messages(vec![outbound("m1", 2)], vec![event_of("m1")])
+        .await
+        .unwrap();
+    // the settlement, on another node, has recorded the provider id but not committed
+    let mut settling = raw(&db).await;
+    let settle_tx = settling.transaction().await.unwrap();
+    settle_tx
+        .batch_execute("UPDATE messages SET provider_id = 'wamid.1' WHERE id = 'm1'")
+        .await
+        .unwrap();
+    let status = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.apply_status(
+                StatusUpdate {
+                    provider_id: "wamid.1".into(),
+                    message_id: Some("m1".into()),
+                    status: opencams_domain::MessageStatus::Delivered,
+                    at: 9,
+                    error_code: None,
+                    error_description: None,
+                },
+                Box::new(|m: &MessageStatusRow, _| Some(event_of(&m.id))),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    settle_tx.commit().await.unwrap();
+    let applied = status.await.unwrap().unwrap();
+    assert!(
+        matches!(&applied, Some((m, true)) if m.status == opencams_domain::MessageStatus::Delivered),
+        "{applied:?}"
+    );
+    let m = s.message("m1").await.unwrap().unwrap();
+    assert_eq!(m.status, opencams_domain::MessageStatus::Delivered);
+}
+
+/// Nodes starting together on an empty database: one runs the migrations, the others wait for
+/// its advisory lock and find nothing left to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_together_migrate_once() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let started: Vec<_> = (0..4)
+        .map(|_| {
+            let url = db.url.clone();
+            tokio::spawn(async move {
+                open(
+                    Some(&url),
+                    std::path::Path::new("."),
+                    Cipher::from_key(&[42; 32]),
+                )
+                .await
+            })
+        })
+        .collect();
+    for s in started {
+        let s = s.await.unwrap().unwrap();
+        assert!(s.is_empty().await.unwrap());
+        s.close().await;
+    }
+    let c = raw(&db).await;
+    let applied: i64 = c
+        .query_one("SELECT COUNT(*) FROM opencams_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let files = std::fs::read_dir(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/postgres/migrations"),
+    )
+    .unwrap()
+    .count() as i64;
+    assert_eq!(applied, files);
+}
+
+/// `copy`: everything a SQLite install keeps arrives, secrets open with the same master key, the
+/// pending queue can be claimed; a copy that failed leaves the target empty (so it can run
+/// again), and a target that holds data is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_moves_everything_and_a_failed_copy_can_run_again() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("opencams.db");
+    let cipher = Cipher::from_key(&[42; 32]);
+    let source = open(
+        Some(&format!("sqlite:{}", path.display())),
+        dir.path(),
+        cipher.clone(),
+    )
+    .await
+    .unwrap();
+    let acct = source.create_account("acme", 1).await.unwrap();
+    let key = source
+        .create_key(
+            NewKey {
+                account_id: acct.id,
+                actions: None,
+                spaces: None,
+            },
+            2,
+        )
+        .await
+        .unwrap();
+    let mut m = outbound("m1", 3);
+    m.account_id = acct.id;
+    m.space_id = acct.default_space.clone();
+    source
+        .insert_messages(vec![m], vec![event_of("m1")])
+        .await
+        .unwrap();
+    source.close().await;
+
+    // a value the target cannot take makes the copy fail, and leaves the target empty
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute(
+            "UPDATE messages SET created_at = 'not a time' WHERE id = 'm1'",
+            [],
+        )
+        .unwrap();
+    }
+    let failed = copy::sqlite_to_postgres(&path, &db.url, cipher.clone()).await;
+    assert!(failed.is_err(), "{failed:?}");
+    let target = node(&db).await;
+    assert!(target.is_empty().await.unwrap());
+    assert_eq!(target.count_messages().await.unwrap(), 0);
+    target.close().await;
+
+    // fixed, the copy runs again and moves everything
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute("UPDATE messages SET created_at = 3 WHERE id = 'm1'", [])
+            .unwrap();
+    }
+    let report = copy::sqlite_to_postgres(&path, &db.url, cipher.clone())
+        .await
+        .unwrap();
+    let rows = |t: &str| {
+        report
+            .tables
+            .iter()
+            .find(|(name, _)| name == t)
+            .map(|(_, n)| *n)
+    };
+    assert_eq!(rows("accounts"), Some(1));
+    assert_eq!(rows("messages"), Some(1));
+    assert_eq!(rows("queue"), Some(1));
+    let target = node(&db).await;
+    assert_eq!(
+        target.key(&key.id).await.unwrap().unwrap().secret,
+        key.secret
+    );
+    let claimed = target.claim_due("n1", 10, 1000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(target.message_events("m1").await.unwrap().len(), 1);
+    // ids go on after the copied ones
+    let other = target.create_account("globex", 4).await.unwrap();
+    assert!(other.id > acct.id);
+    target.close().await;
+
+    // a target that holds data is refused
+    match copy::sqlite_to_postgres(&path, &db.url, cipher).await {
+        Err(StoreError::Conflict(msg)) => assert!(msg.contains("already holds"), "{msg}"),
+        other => panic!("a second copy into a used target: {other:?}"),
+    }
+}

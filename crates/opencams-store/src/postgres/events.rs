@@ -420,24 +420,22 @@ struct Gap {
 /// it, until it is seen or the gap is known closed (the transactions that might hold it ended).
 /// No global lock orders the writers, and the cursor never skips an event.
 fn routable(cursor: i64, gap: Gap, events: &[EventRef]) -> (usize, Option<i64>) {
-    let mut expected = cursor + 1;
-    for (n, e) in events.iter().enumerate() {
-        if e.id != expected {
-            let closed = gap.closed && gap.id == Some(expected);
-            if !closed {
-                return (n, Some(expected));
-            }
-            // a closed gap is passed once; a second gap after it is seen anew
-            return match events[n + 1..]
-                .iter()
-                .zip(e.id + 1..)
-                .position(|(next, want)| next.id != want)
-            {
-                Some(more) => (n + 1 + more, Some(events[n + more].id + 1)),
-                None => (events.len(), None),
-            };
+    for (n, (e, expected)) in events.iter().zip(cursor + 1..).enumerate() {
+        if e.id == expected {
+            continue;
         }
-        expected += 1;
+        if !(gap.closed && gap.id == Some(expected)) {
+            return (n, Some(expected));
+        }
+        // a closed gap is passed once; a second gap after it is seen anew
+        return match events[n + 1..]
+            .iter()
+            .zip(e.id + 1..)
+            .position(|(next, want)| next.id != want)
+        {
+            Some(more) => (n + 1 + more, Some(events[n + more].id + 1)),
+            None => (events.len(), None),
+        };
     }
     (events.len(), None)
 }

@@ -513,9 +513,10 @@ async fn apply_status(
                  WHERE id = $2 AND direction = 'out' AND provider_id IS NULL",
             )
             .await?;
-        if tx.execute(&stmt, &[&u.provider_id, &id]).await? == 0 {
-            return Ok(None);
-        }
+        // whether this recorded it or found it recorded meanwhile (a settlement committing while
+        // this waited for the row: its WHERE no longer matches), the next round finds it by the
+        // provider id; a message that does not exist is not found there either
+        tx.execute(&stmt, &[&u.provider_id, &id]).await?;
     }
     Ok(None)
 }
@@ -640,17 +641,25 @@ impl MessageStore for PgStore {
     ) -> Result<Vec<Option<(MessageStatusRow, bool)>>> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
-        let mut out = Vec::with_capacity(updates.len());
-        // appended after every status, last in the transaction, in the order of the updates
+        // applied in provider-id order (stable: one message's statuses keep theirs), so that two
+        // webhooks touching the same messages lock their rows in the same order and cannot
+        // deadlock; answered in the order given
+        let (updates, mut builders): (Vec<StatusUpdate>, Vec<Option<EventBuilder>>) =
+            updates.into_iter().map(|(u, b)| (u, Some(b))).unzip();
+        let mut order: Vec<usize> = (0..updates.len()).collect();
+        order.sort_by(|&a, &b| updates[a].provider_id.cmp(&updates[b].provider_id));
+        let mut out: Vec<Option<(MessageStatusRow, bool)>> = vec![None; updates.len()];
+        // appended after every status, last in the transaction, in the order applied
         let mut events: Vec<(NewEvent, i64)> = Vec::new();
-        for (u, event) in updates {
-            let applied = apply_status(&tx, &u).await?;
+        for i in order {
+            let (u, event) = (&updates[i], builders[i].take());
+            let applied = apply_status(&tx, u).await?;
             if let Some((m, true)) = &applied
-                && let Some(e) = event(m, u.status)
+                && let Some(e) = event.and_then(|f| f(m, u.status))
             {
                 events.push((e, u.at));
             }
-            out.push(applied);
+            out[i] = applied;
         }
         let events: Vec<(&NewEvent, i64)> = events.iter().map(|(e, at)| (e, *at)).collect();
         append_events_at(&tx, &events).await?;
