@@ -31,6 +31,18 @@ pub trait RateLimiter: Send + Sync {
     /// Takes one token from bucket `key` refilled at `rate`/s (burst `rate`); `Err(ms)` is how
     /// long until a token is available.
     async fn acquire(&self, key: &str, rate: u32) -> Result<(), u64>;
+
+    /// Takes one token from each of two buckets (the account's ceiling, then the action's
+    /// limit): `Err((0, ms))` when the first refuses (the second is then not asked), `Err((1,
+    /// ms))` when the second does.
+    async fn acquire_both(
+        &self,
+        first: (&str, u32),
+        second: (&str, u32),
+    ) -> Result<(), (usize, u64)> {
+        self.acquire(first.0, first.1).await.map_err(|w| (0, w))?;
+        self.acquire(second.0, second.1).await.map_err(|w| (1, w))
+    }
 }
 
 #[derive(Default)]
@@ -96,6 +108,22 @@ impl RateLimiter for SharedRateLimiter {
             .take(&format!("api:{key}"), rate, 1000.0 / rate, 1)
             .await
             .map_err(|wait| wait.max(1) as u64)
+    }
+
+    /// Both takes at once, so that they share one batch (one round trip to the database
+    /// instead of two in turn). When the ceiling refuses, the action's token is spent anyway:
+    /// a refused caller costs its action one token, which only tightens the limit it broke.
+    async fn acquire_both(
+        &self,
+        first: (&str, u32),
+        second: (&str, u32),
+    ) -> Result<(), (usize, u64)> {
+        let (a, b) = tokio::join!(
+            self.acquire(first.0, first.1),
+            self.acquire(second.0, second.1)
+        );
+        a.map_err(|w| (0, w))?;
+        b.map_err(|w| (1, w))
     }
 }
 

@@ -182,29 +182,31 @@ async fn handle(
     }
     let account = principal.account.id;
     let api_qps = principal.setting_u32("qps.api").unwrap_or(DEFAULT_API_QPS);
-    if let Err(wait) = state
-        .limiter
-        .acquire(&format!("{account}:*"), api_qps)
-        .await
-    {
-        return Err(CamsError::of(Code::ThrottlingUser)
-            .with_retry_after(wait)
-            .into());
-    }
     let qps = principal
         .setting_u32(&format!("qps.{action}"))
         .unwrap_or_else(|| default_qps(action));
-    if let Err(wait) = state
+    match state
         .limiter
-        .acquire(&format!("{account}:{action}"), qps)
+        .acquire_both(
+            (&format!("{account}:*"), api_qps),
+            (&format!("{account}:{action}"), qps),
+        )
         .await
     {
-        return Err(CamsError::new(
-            Code::SystemLimitControl,
-            format!("The system is under flow control: {action} is limited to {qps} calls per second for this account."),
-        )
-        .with_retry_after(wait)
-        .into());
+        Ok(()) => {}
+        Err((0, wait)) => {
+            return Err(CamsError::of(Code::ThrottlingUser)
+                .with_retry_after(wait)
+                .into());
+        }
+        Err((_, wait)) => {
+            return Err(CamsError::new(
+                Code::SystemLimitControl,
+                format!("The system is under flow control: {action} is limited to {qps} calls per second for this account."),
+            )
+            .with_retry_after(wait)
+            .into());
+        }
     }
     let ctx = Ctx {
         state,
