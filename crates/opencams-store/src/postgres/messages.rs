@@ -376,6 +376,165 @@ async fn insert_together(pool: &Pool, inserts: &[&Insert]) -> Result<()> {
     Ok(())
 }
 
+// settlements
+
+/// One `settle` call.
+pub(super) struct Settle {
+    id: String,
+    owner: String,
+    outcome: Settlement,
+    now: i64,
+}
+
+type SettleJob = (Settle, oneshot::Sender<Result<bool>>);
+
+/// Gathers concurrent `settle` calls (the dispatcher settles every message it sends) into one
+/// transaction each, with their statements pipelined, instead of a commit per message; like
+/// [`InsertBatcher`], if a batch fails each call runs again alone.
+pub(super) struct SettleBatcher {
+    jobs: mpsc::UnboundedSender<SettleJob>,
+}
+
+impl SettleBatcher {
+    /// Starts the gathering task on the current runtime.
+    pub(super) fn start(pool: Pool) -> Self {
+        let (jobs, waiting) = mpsc::unbounded_channel();
+        tokio::spawn(gather_settles(pool, waiting));
+        Self { jobs }
+    }
+
+    async fn settle(&self, settle: Settle) -> Result<bool> {
+        let (done, answer) = oneshot::channel();
+        self.jobs
+            .send((settle, done))
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+async fn gather_settles(pool: Pool, mut waiting: mpsc::UnboundedReceiver<SettleJob>) {
+    let turns = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
+    loop {
+        let Ok(turn) = turns.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(first) = waiting.recv().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MESSAGES
+            && let Ok(job) = waiting.try_recv()
+        {
+            batch.push(job);
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let settles: Vec<&Settle> = batch.iter().map(|(s, _)| s).collect();
+            match settle_together(&pool, &settles).await {
+                Ok(released) => {
+                    for ((_, done), r) in batch.into_iter().zip(released) {
+                        let _ = done.send(Ok(r));
+                    }
+                }
+                Err(e) => {
+                    if batch.len() > 1 {
+                        tracing::debug!(error = %e, calls = batch.len(), "a batch of settlements failed; running each alone");
+                    }
+                    for (settle, done) in batch {
+                        let alone = settle_together(&pool, &[&settle])
+                            .await
+                            .map(|r| r.first().copied().unwrap_or(false));
+                        let _ = done.send(alone);
+                    }
+                }
+            }
+            drop(turn);
+        });
+    }
+}
+
+/// The order settlements lock their messages in: by provider id first, as status updates lock
+/// theirs (see `apply_statuses`), so the two cannot deadlock, then by message id.
+fn lock_order(s: &Settle) -> (&str, &str) {
+    match &s.outcome {
+        Settlement::Submitted { provider_id } => (provider_id.as_str(), s.id.as_str()),
+        _ => ("", s.id.as_str()),
+    }
+}
+
+/// Settles `settles` in one transaction (statements pipelined), appending the events of those
+/// that ended last; for each, whether its owner still held the lease.
+async fn settle_together(pool: &Pool, settles: &[&Settle]) -> Result<Vec<bool>> {
+    let mut c = pool.get().await?;
+    let tx = c.transaction().await?;
+    let (submitted, retry, ended) = tokio::join!(
+        tx.prepare_cached(SETTLE_SUBMITTED_SQL),
+        tx.prepare_cached(SETTLE_RETRY_SQL),
+        tx.prepare_cached(SETTLE_ENDED_SQL)
+    );
+    let (submitted, retry, ended) = (submitted?, retry?, ended?);
+    let mut order: Vec<usize> = (0..settles.len()).collect();
+    order.sort_by(|&a, &b| lock_order(settles[a]).cmp(&lock_order(settles[b])));
+    let statuses: Vec<Option<&str>> = settles
+        .iter()
+        .map(|s| match &s.outcome {
+            Settlement::Ended { status, .. } => Some(status.as_str()),
+            _ => None,
+        })
+        .collect();
+    let runs = order.iter().map(|&i| {
+        let s = settles[i];
+        let (tx, submitted, retry, ended, status) = (&tx, &submitted, &retry, &ended, statuses[i]);
+        async move {
+            let row = match &s.outcome {
+                Settlement::Submitted { provider_id } => {
+                    let params: [&(dyn ToSql + Sync); 4] = [&s.id, &s.owner, provider_id, &s.now];
+                    tx.query_one(submitted, &params).await?
+                }
+                Settlement::Retry { due_at, error } => {
+                    let params: [&(dyn ToSql + Sync); 5] = [&s.id, &s.owner, due_at, error, &s.now];
+                    tx.query_one(retry, &params).await?
+                }
+                Settlement::Ended {
+                    error_code,
+                    error_description,
+                    ..
+                } => {
+                    let params: [&(dyn ToSql + Sync); 6] = [
+                        &s.id,
+                        &s.owner,
+                        &status,
+                        error_code,
+                        error_description,
+                        &s.now,
+                    ];
+                    tx.query_one(ended, &params).await?
+                }
+            };
+            let released: i64 = row.try_get(0)?;
+            Ok::<_, StoreError>((i, released > 0))
+        }
+    });
+    // pipelined: every statement goes out before the first answer comes back
+    let results = futures_util::future::join_all(runs).await;
+    let mut released = vec![false; settles.len()];
+    for r in results {
+        let (i, ok) = r?;
+        released[i] = ok;
+    }
+    let events: Vec<(&NewEvent, i64)> = order
+        .iter()
+        .filter(|&&i| released[i])
+        .filter_map(|&i| match &settles[i].outcome {
+            Settlement::Ended { event: Some(e), .. } => Some((e, settles[i].now)),
+            _ => None,
+        })
+        .collect();
+    append_events_at(&tx, &events).await?;
+    tx.commit().await?;
+    Ok(released)
+}
+
 // the queue
 
 /// Leases up to `$4` due messages (oldest first) to `$1` until `$2`, skipping those another
@@ -582,45 +741,14 @@ impl MessageStore for PgStore {
     }
 
     async fn settle(&self, id: &str, owner: &str, outcome: Settlement, now: i64) -> Result<bool> {
-        let mut c = self.client().await?;
-        let released: i64 = match &outcome {
-            Settlement::Submitted { provider_id } => {
-                let stmt = c.prepare_cached(SETTLE_SUBMITTED_SQL).await?;
-                let params: [&(dyn ToSql + Sync); 4] = [&id, &owner, provider_id, &now];
-                c.query_one(&stmt, &params).await?.try_get(0)?
-            }
-            Settlement::Retry { due_at, error } => {
-                let stmt = c.prepare_cached(SETTLE_RETRY_SQL).await?;
-                let params: [&(dyn ToSql + Sync); 5] = [&id, &owner, due_at, error, &now];
-                c.query_one(&stmt, &params).await?.try_get(0)?
-            }
-            Settlement::Ended {
-                status,
-                error_code,
-                error_description,
-                event,
-            } => {
-                let tx = c.transaction().await?;
-                let stmt = tx.prepare_cached(SETTLE_ENDED_SQL).await?;
-                let params: [&(dyn ToSql + Sync); 6] = [
-                    &id,
-                    &owner,
-                    &status.as_str(),
-                    error_code,
-                    error_description,
-                    &now,
-                ];
-                let released: i64 = tx.query_one(&stmt, &params).await?.try_get(0)?;
-                if released > 0 {
-                    if let Some(e) = event {
-                        append_events(&tx, std::slice::from_ref(e), now).await?;
-                    }
-                    tx.commit().await?;
-                }
-                released
-            }
-        };
-        Ok(released > 0)
+        self.settles
+            .settle(Settle {
+                id: id.to_string(),
+                owner: owner.to_string(),
+                outcome,
+                now,
+            })
+            .await
     }
 
     async fn apply_status(

@@ -57,6 +57,7 @@ pub struct PgStore {
     listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Gathers concurrent `insert_messages` calls into shared transactions.
     inserts: messages::InsertBatcher,
+    settles: messages::SettleBatcher,
     /// When this node last swept idle rate-limit buckets (see `limits.rs`).
     buckets_swept_at: std::sync::atomic::AtomicI64,
 }
@@ -191,6 +192,7 @@ impl PgStore {
         let (changes, _) = tokio::sync::broadcast::channel(1024);
         let listener = tokio::spawn(listen(config, changes.clone()));
         let inserts = messages::InsertBatcher::start(pool.clone());
+        let settles = messages::SettleBatcher::start(pool.clone());
         Ok(Self {
             pool,
             volatile,
@@ -198,6 +200,7 @@ impl PgStore {
             changes,
             listener: std::sync::Mutex::new(Some(listener)),
             inserts,
+            settles,
             buckets_swept_at: Default::default(),
         })
     }
