@@ -125,8 +125,11 @@ impl Receiver {
     }
 }
 
-/// The callback pipeline's state, for a failure's message.
-fn callback_state(url: &str) -> String {
+/// The one value of `sql` (with `params`) on the shared database.
+fn query_one<T>(url: &str, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> T
+where
+    T: for<'a> tokio_postgres::types::FromSql<'a>,
+{
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -136,68 +139,46 @@ fn callback_state(url: &str) -> String {
             .await
             .unwrap();
         tokio::spawn(conn);
-        let row = client
-            .query_one(
-                "SELECT format('cursor %s gap %s/%s, events %s, pending %s, endpoints %s', \
-                   c.event_id, c.gap_id, c.gap_xmax, (SELECT MAX(id) FROM events), \
-                   (SELECT COUNT(*) FROM callback_deliveries), \
-                   (SELECT string_agg(format('%s enabled=%s lease=%s/%s failures=%s due=%s err=%s', \
-                      url, enabled, lease_owner, lease_until, failures, due_at, last_error), '; ') \
-                    FROM callback_endpoints)) \
-                 FROM callback_cursor c",
-                &[],
-            )
-            .await
-            .unwrap();
-        row.get(0)
+        client.query_one(sql, params).await.unwrap().get(0)
     })
+}
+
+/// The callback pipeline's state, for a failure's message.
+fn callback_state(url: &str) -> String {
+    query_one(
+        url,
+        "SELECT format('cursor %s gap %s/%s, events %s, pending %s, endpoints %s', \
+           c.event_id, c.gap_id, c.gap_xmax, (SELECT MAX(id) FROM events), \
+           (SELECT COUNT(*) FROM callback_deliveries), \
+           (SELECT string_agg(format('%s enabled=%s lease=%s/%s failures=%s due=%s err=%s', \
+              url, enabled, lease_owner, lease_until, failures, due_at, last_error), '; ') \
+            FROM callback_endpoints)) \
+         FROM callback_cursor c",
+        &[],
+    )
 }
 
 /// A message's status and its events (id, status) as stored.
 fn message_events(url: &str, id: &str) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        let row = client
-            .query_one(
-                "SELECT format('%s; events %s; deliveries %s', \
-                   (SELECT status FROM messages WHERE id = $1), \
-                   (SELECT string_agg(e.id || ':' || (e.payload::json->>'Status'), ' ' ORDER BY e.id) \
-                    FROM events e WHERE e.message_id = $1), \
-                   (SELECT COUNT(*) FROM callback_deliveries d JOIN events e ON e.id = d.event_id \
-                    WHERE e.message_id = $1))",
-                &[&id],
-            )
-            .await
-            .unwrap();
-        row.get(0)
-    })
+    query_one(
+        url,
+        "SELECT format('%s; events %s; deliveries %s', \
+           (SELECT status FROM messages WHERE id = $1), \
+           (SELECT string_agg(e.id || ':' || (e.payload::json->>'Status'), ' ' ORDER BY e.id) \
+            FROM events e WHERE e.message_id = $1), \
+           (SELECT COUNT(*) FROM callback_deliveries d JOIN events e ON e.id = d.event_id \
+            WHERE e.message_id = $1))",
+        &[&id],
+    )
 }
 
 /// A count from the shared database.
 fn count(url: &str, sql: &str, ids: &[String]) -> i64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        let row = if sql.contains("$1") {
-            client.query_one(sql, &[&ids]).await.unwrap()
-        } else {
-            client.query_one(sql, &[]).await.unwrap()
-        };
-        row.get(0)
-    })
+    if sql.contains("$1") {
+        query_one(url, sql, &[&ids])
+    } else {
+        query_one(url, sql, &[])
+    }
 }
 
 #[test]

@@ -2,22 +2,23 @@
 //! PostgreSQL.
 //!
 //! Accepted sends are the hot path: they are committed before the API answers. Concurrent
-//! `insert_messages` calls are gathered by an [`InsertBatcher`] into one transaction (multi-row
+//! `insert_messages` calls are gathered by a [`super::batch::Batcher`] into one transaction (multi-row
 //! inserts of messages, queue entries, fallback timers and events), and every caller is answered
 //! after its commit; when such a transaction fails, each call runs again in a transaction of its
 //! own, so that only the bad one fails. Queue claims lease rows picked with
 //! `FOR UPDATE SKIP LOCKED`, so claimers on several nodes never wait on or share a row.
 
-use std::sync::{Arc, LazyLock};
+use std::future::Future;
+use std::sync::LazyLock;
 
 use deadpool_postgres::{GenericClient, Pool, Transaction};
-use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use opencams_domain::message::FallBackRule;
 use opencams_domain::{Direction, MessageStatus, SendType};
 
+use super::batch::Batched;
 use super::fallbacks::{INSERT_TIMERS_SQL, Timers};
 use super::{PgStore, append_events, append_events_at, enum_col, opt_enum_col};
 use crate::common::{queued, status_change, status_moves_sql};
@@ -260,100 +261,22 @@ pub(super) async fn get(c: &impl GenericClient, id: &str) -> Result<Option<Messa
 
 // the hot path: accepted sends, batched
 
-/// The most messages one batch of inserts gathers (a call is never split: a batch may pass it
-/// by the size of the last call taken).
-const BATCH_MESSAGES: usize = 1024;
-
-/// How many batches are committed at once, each on a connection of its own.
-const BATCHES_IN_FLIGHT: usize = 4;
-
 /// One `insert_messages` call.
-struct Insert {
+pub(super) struct Insert {
     messages: Vec<MessageRow>,
     events: Vec<NewEvent>,
 }
 
-/// A call waiting for its batch, and where to answer it.
-type InsertJob = (Insert, oneshot::Sender<Result<()>>);
+impl Batched for Insert {
+    type Out = ();
 
-/// Gathers the `insert_messages` calls waiting at the same moment into one transaction (see the
-/// module's opening comment). A task of its own takes the calls; a batch is committed on a
-/// pooled connection while the next gathers, up to [`BATCHES_IN_FLIGHT`] at once. It stops when
-/// the store is dropped.
-pub(super) struct InsertBatcher {
-    jobs: mpsc::UnboundedSender<InsertJob>,
-}
-
-impl InsertBatcher {
-    /// Starts the gathering task on the current runtime.
-    pub(super) fn start(pool: Pool) -> Self {
-        let (jobs, waiting) = mpsc::unbounded_channel();
-        tokio::spawn(gather(pool, waiting));
-        Self { jobs }
+    fn size(&self) -> usize {
+        self.messages.len()
     }
 
-    /// Stores `insert` in the next batch; resolves after its commit.
-    async fn insert(&self, insert: Insert) -> Result<()> {
-        let (done, answer) = oneshot::channel();
-        self.jobs
-            .send((insert, done))
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
-    }
-}
-
-/// Takes the waiting calls as batches, each committed by a task of its own once one of the
-/// [`BATCHES_IN_FLIGHT`] turns is free (the calls arriving meanwhile wait for the next batch).
-async fn gather(pool: Pool, mut waiting: mpsc::UnboundedReceiver<InsertJob>) {
-    let turns = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
-    loop {
-        let Ok(turn) = turns.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(first) = waiting.recv().await else {
-            return;
-        };
-        let mut size = first.0.messages.len();
-        let mut batch = vec![first];
-        while size < BATCH_MESSAGES
-            && let Ok(job) = waiting.try_recv()
-        {
-            size += job.0.messages.len();
-            batch.push(job);
-        }
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            commit_batch(&pool, batch).await;
-            drop(turn);
-        });
-    }
-}
-
-/// Commits `batch` in one transaction and answers its callers; if that fails, runs each call in
-/// a transaction of its own (in their order), so that only a bad call fails.
-async fn commit_batch(pool: &Pool, batch: Vec<InsertJob>) {
-    let together = {
-        let inserts: Vec<&Insert> = batch.iter().map(|(insert, _)| insert).collect();
-        insert_together(pool, &inserts).await
-    };
-    match together {
-        Ok(()) => {
-            for (_, done) in batch {
-                let _ = done.send(Ok(()));
-            }
-        }
-        Err(e) if batch.len() == 1 => {
-            for (_, done) in batch {
-                let _ = done.send(Err(e.clone()));
-            }
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, calls = batch.len(), "a batch of inserts failed; running each call alone");
-            for (insert, done) in batch {
-                let alone = insert_together(pool, &[&insert]).await;
-                let _ = done.send(alone);
-            }
-        }
+    async fn commit(pool: &Pool, calls: &[&Self]) -> Result<Vec<()>> {
+        insert_together(pool, calls).await?;
+        Ok(vec![(); calls.len()])
     }
 }
 
@@ -378,7 +301,9 @@ async fn insert_together(pool: &Pool, inserts: &[&Insert]) -> Result<()> {
 
 // settlements
 
-/// One `settle` call.
+/// One `settle` call. The dispatcher settles every message it sends: concurrent settlements share
+/// a transaction (a [`super::batch::Batcher`]), their statements pipelined, instead of a commit
+/// each.
 pub(super) struct Settle {
     id: String,
     owner: String,
@@ -386,70 +311,14 @@ pub(super) struct Settle {
     now: i64,
 }
 
-type SettleJob = (Settle, oneshot::Sender<Result<bool>>);
+impl Batched for Settle {
+    type Out = bool;
 
-/// Gathers concurrent `settle` calls (the dispatcher settles every message it sends) into one
-/// transaction each, with their statements pipelined, instead of a commit per message; like
-/// [`InsertBatcher`], if a batch fails each call runs again alone.
-pub(super) struct SettleBatcher {
-    jobs: mpsc::UnboundedSender<SettleJob>,
-}
-
-impl SettleBatcher {
-    /// Starts the gathering task on the current runtime.
-    pub(super) fn start(pool: Pool) -> Self {
-        let (jobs, waiting) = mpsc::unbounded_channel();
-        tokio::spawn(gather_settles(pool, waiting));
-        Self { jobs }
-    }
-
-    async fn settle(&self, settle: Settle) -> Result<bool> {
-        let (done, answer) = oneshot::channel();
-        self.jobs
-            .send((settle, done))
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
-    }
-}
-
-async fn gather_settles(pool: Pool, mut waiting: mpsc::UnboundedReceiver<SettleJob>) {
-    let turns = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
-    loop {
-        let Ok(turn) = turns.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(first) = waiting.recv().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < BATCH_MESSAGES
-            && let Ok(job) = waiting.try_recv()
-        {
-            batch.push(job);
-        }
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            let settles: Vec<&Settle> = batch.iter().map(|(s, _)| s).collect();
-            match settle_together(&pool, &settles).await {
-                Ok(released) => {
-                    for ((_, done), r) in batch.into_iter().zip(released) {
-                        let _ = done.send(Ok(r));
-                    }
-                }
-                Err(e) => {
-                    if batch.len() > 1 {
-                        tracing::debug!(error = %e, calls = batch.len(), "a batch of settlements failed; running each alone");
-                    }
-                    for (settle, done) in batch {
-                        let alone = settle_together(&pool, &[&settle])
-                            .await
-                            .map(|r| r.first().copied().unwrap_or(false));
-                        let _ = done.send(alone);
-                    }
-                }
-            }
-            drop(turn);
-        });
+    fn commit<'a>(
+        pool: &'a Pool,
+        calls: &'a [&'a Self],
+    ) -> impl Future<Output = Result<Vec<bool>>> + Send + 'a {
+        settle_together(pool, calls)
     }
 }
 
@@ -702,7 +571,7 @@ impl MessageStore for PgStore {
         if messages.is_empty() && events.is_empty() {
             return Ok(());
         }
-        self.inserts.insert(Insert { messages, events }).await
+        self.inserts.call(Insert { messages, events }).await
     }
 
     async fn message(&self, id: &str) -> Result<Option<MessageRow>> {
@@ -742,7 +611,7 @@ impl MessageStore for PgStore {
 
     async fn settle(&self, id: &str, owner: &str, outcome: Settlement, now: i64) -> Result<bool> {
         self.settles
-            .settle(Settle {
+            .call(Settle {
                 id: id.to_string(),
                 owner: owner.to_string(),
                 outcome,

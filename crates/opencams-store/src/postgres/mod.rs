@@ -15,6 +15,7 @@
 //! concurrent ones share a transaction (see `messages.rs`).
 
 mod accounts;
+mod batch;
 mod events;
 mod fallbacks;
 mod limits;
@@ -56,8 +57,8 @@ pub struct PgStore {
     changes: tokio::sync::broadcast::Sender<Change>,
     listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Gathers concurrent `insert_messages` calls into shared transactions.
-    inserts: messages::InsertBatcher,
-    settles: messages::SettleBatcher,
+    inserts: batch::Batcher<messages::Insert>,
+    settles: batch::Batcher<messages::Settle>,
     /// When this node last swept idle rate-limit buckets (see `limits.rs`).
     buckets_swept_at: std::sync::atomic::AtomicI64,
 }
@@ -191,8 +192,8 @@ impl PgStore {
         drop(client);
         let (changes, _) = tokio::sync::broadcast::channel(1024);
         let listener = tokio::spawn(listen(config, changes.clone()));
-        let inserts = messages::InsertBatcher::start(pool.clone());
-        let settles = messages::SettleBatcher::start(pool.clone());
+        let inserts = batch::Batcher::start(pool.clone());
+        let settles = batch::Batcher::start(pool.clone());
         Ok(Self {
             pool,
             volatile,
