@@ -142,7 +142,7 @@ impl AccountStore for PgStore {
     }
 
     async fn set_account_status(&self, name: &str, status: AccountStatus) -> Result<Account> {
-        let out = async {
+        self.notifying(Change::Accounts, async {
             let c = self.client().await?;
             let stmt = c
                 .prepare_cached(&format!(
@@ -155,12 +155,8 @@ impl AccountStore for PgStore {
                 .map(|r| account_row(&r))
                 .transpose()?
                 .ok_or_else(|| StoreError::NotFound(format!("account {name:?}")))
-        }
-        .await;
-        if out.is_ok() {
-            self.changed(Change::Accounts).await;
-        }
-        out
+        })
+        .await
     }
 
     async fn create_space(&self, account_id: i64, name: &str, now: i64) -> Result<Space> {
@@ -225,7 +221,7 @@ impl AccountStore for PgStore {
         key: &str,
         value: Option<&str>,
     ) -> Result<()> {
-        let out = async {
+        self.notifying(Change::Accounts, async {
             let c = self.client().await?;
             match value {
                 Some(v) => {
@@ -249,16 +245,12 @@ impl AccountStore for PgStore {
                 }
             }
             Ok(())
-        }
-        .await;
-        if out.is_ok() {
-            self.changed(Change::Accounts).await;
-        }
-        out
+        })
+        .await
     }
 
     async fn create_key(&self, key: NewKey, now: i64) -> Result<AccessKey> {
-        let out = async {
+        self.notifying(Change::Keys, async {
             let id = new_key_id();
             let sealed = self.cipher.seal(&key_aad(&id), &new_key_secret())?;
             let (actions, spaces) = (list_to_text(&key.actions), list_to_text(&key.spaces));
@@ -276,12 +268,8 @@ impl AccountStore for PgStore {
             .await?
             .pop()
             .ok_or_else(|| StoreError::NotFound(format!("access key {id}")))
-        }
-        .await;
-        if out.is_ok() {
-            self.changed(Change::Keys).await;
-        }
-        out
+        })
+        .await
     }
 
     async fn key(&self, id: &str) -> Result<Option<AccessKey>> {
@@ -309,7 +297,7 @@ impl AccountStore for PgStore {
     }
 
     async fn set_key_enabled(&self, id: &str, enabled: bool) -> Result<AccessKey> {
-        let out = async {
+        self.notifying(Change::Keys, async {
             let params: [&(dyn ToSql + Sync); 2] = [&enabled, &id];
             self.query_keys(
                 &format!(
@@ -321,11 +309,7 @@ impl AccountStore for PgStore {
             .await?
             .pop()
             .ok_or_else(|| StoreError::NotFound(format!("access key {id:?}")))
-        }
-        .await;
-        if out.is_ok() {
-            self.changed(Change::Keys).await;
-        }
-        out
+        })
+        .await
     }
 }

@@ -215,6 +215,19 @@ impl PgStore {
         Ok(self.volatile.get().await?)
     }
 
+    /// Runs `write`; once it succeeded, tells every node that `change` happened.
+    pub(crate) async fn notifying<T>(
+        &self,
+        change: Change,
+        write: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let out = write.await;
+        if out.is_ok() {
+            self.changed(change).await;
+        }
+        out
+    }
+
     /// Tells every node (this one too) that `change` was just committed. The write stands even
     /// if the notification cannot be sent (then other nodes' caches catch up by their TTL).
     pub(crate) async fn changed(&self, change: Change) {

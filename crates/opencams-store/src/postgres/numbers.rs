@@ -58,7 +58,7 @@ fn number_row(r: &Row, cipher: &Cipher) -> Result<Number> {
 #[async_trait::async_trait]
 impl NumberStore for PgStore {
     async fn add_number(&self, n: NewNumber, now: i64) -> Result<Number> {
-        let out = async {
+        self.notifying(Change::Numbers, async {
             let cloud = n.cloud.as_ref();
             let seal = |s: Option<&Secret>, what: &str| -> Result<Option<Vec<u8>>> {
                 s.map(|s| self.cipher.seal(&number_aad(&n.phone, what), s.expose()))
@@ -107,12 +107,8 @@ impl NumberStore for PgStore {
                     other => other,
                 })?;
             number_row(&row, &self.cipher)
-        }
-        .await;
-        if out.is_ok() {
-            self.changed(Change::Numbers).await;
-        }
-        out
+        })
+        .await
     }
 
     async fn number(&self, phone: &str) -> Result<Option<Number>> {

@@ -132,7 +132,7 @@ impl TemplateStore for PgStore {
         event: Option<NewEvent>,
         now: i64,
     ) -> Result<TemplateRow> {
-        let out = async {
+        self.notifying(Change::Templates, async {
             // the name is checked first (as on SQLite, it wins over a taken code); a creation racing
             // this one past the check is refused by the live-name index, and reads the same
             let params: [&(dyn ToSql + Sync); 14] = [
@@ -170,12 +170,8 @@ impl TemplateStore for PgStore {
             self.write_template(&sql, &params, event, now, on_error)
                 .await?
                 .ok_or_else(|| name_taken(&t))
-        }
-        .await;
-        if out.is_ok() {
-            self.changed(Change::Templates).await;
-        }
-        out
+        })
+        .await
     }
 
     async fn templates_by_code(&self, space_id: &str, code: &str) -> Result<Vec<TemplateRow>> {
@@ -193,7 +189,7 @@ impl TemplateStore for PgStore {
         event: Option<NewEvent>,
         now: i64,
     ) -> Result<TemplateRow> {
-        let out = async {
+        self.notifying(Change::Templates, async {
             let params: [&(dyn ToSql + Sync); 9] = [
                 &t.components,
                 &t.example,
@@ -215,12 +211,8 @@ impl TemplateStore for PgStore {
             self.write_template(&sql, &params, event, now, StoreError::from)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("template {id}")))
-        }
-        .await;
-        if out.is_ok() {
-            self.changed(Change::Templates).await;
-        }
-        out
+        })
+        .await
     }
 
     async fn set_template_status(
@@ -231,7 +223,7 @@ impl TemplateStore for PgStore {
         event: Option<NewEvent>,
         now: i64,
     ) -> Result<TemplateRow> {
-        let out = async {
+        self.notifying(Change::Templates, async {
             let params: [&(dyn ToSql + Sync); 4] = [&status.as_str(), &reason, &now, &id];
             let sql = format!(
                 "UPDATE templates SET audit_status = $1, reason = $2, review_due_at = NULL, review_owner = NULL, \
@@ -240,16 +232,12 @@ impl TemplateStore for PgStore {
             self.write_template(&sql, &params, event, now, StoreError::from)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("template {id}")))
-        }
-        .await;
-        if out.is_ok() {
-            self.changed(Change::Templates).await;
-        }
-        out
+        })
+        .await
     }
 
     async fn delete_templates(&self, ids: Vec<i64>, now: i64) -> Result<()> {
-        let out = async {
+        self.notifying(Change::Templates, async {
             if ids.is_empty() {
                 return Ok(());
             }
@@ -263,12 +251,8 @@ impl TemplateStore for PgStore {
             let params: [&(dyn ToSql + Sync); 2] = [&now, &ids];
             c.execute(&stmt, &params).await?;
             Ok(())
-        }
-        .await;
-        if out.is_ok() {
-            self.changed(Change::Templates).await;
-        }
-        out
+        })
+        .await
     }
 
     async fn list_templates(&self, f: TemplateFilter) -> Result<(u64, Vec<TemplateRow>)> {
