@@ -335,22 +335,26 @@ mod tests {
         conn.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (n INTEGER UNIQUE);")
             .unwrap();
         let writer = Arc::new(Writer::start(conn, &path));
-        // a slow first job holds the writer, so the next three are gathered into one batch
+        // a first job holds the writer until the next three are queued, so that they are
+        // gathered into one batch (a gate, not a sleep: a busy machine cannot split them)
+        let (open_gate, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Arc::new(std::sync::Mutex::new(Some(gate)));
         let slow = {
             let w = writer.clone();
             tokio::spawn(async move {
-                w.write(|c| {
-                    std::thread::sleep(Duration::from_millis(200));
+                w.write(move |c| {
+                    if let Some(gate) = gate.lock().unwrap().take() {
+                        let _ = gate.recv_timeout(Duration::from_secs(10));
+                    }
                     insert(c, 0)
                 })
                 .await
             })
         };
-        tokio::time::sleep(Duration::from_millis(50)).await;
         let runs = Arc::new(AtomicUsize::new(0));
         let job = |n: i64, fail: bool| {
             let (w, runs) = (writer.clone(), runs.clone());
-            tokio::spawn(async move {
+            Box::pin(async move {
                 w.write(move |c| {
                     runs.fetch_add(1, Ordering::SeqCst);
                     insert(c, n)?;
@@ -363,11 +367,17 @@ mod tests {
                 .await
             })
         };
-        let (a, b, c) = (job(1, false), job(2, true), job(3, false));
+        let (mut a, mut b, mut c) = (job(1, false), job(2, true), job(3, false));
+        // polled once each, in order: each queues its job (and then waits for its commit)
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(a.as_mut().poll(&mut cx).is_pending());
+        assert!(b.as_mut().poll(&mut cx).is_pending());
+        assert!(c.as_mut().poll(&mut cx).is_pending());
+        open_gate.send(()).unwrap();
         assert!(slow.await.unwrap().is_ok());
-        assert!(a.await.unwrap().is_ok());
-        assert!(matches!(b.await.unwrap(), Err(StoreError::Conflict(_))));
-        assert!(c.await.unwrap().is_ok());
+        assert!(a.await.is_ok());
+        assert!(matches!(b.await, Err(StoreError::Conflict(_))));
+        assert!(c.await.is_ok());
         // the batch ran straight, failed at the second job, and ran again with savepoints
         assert_eq!(runs.load(Ordering::SeqCst), 2 + 3);
         writer.close();
