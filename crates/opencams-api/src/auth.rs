@@ -1,6 +1,9 @@
 //! Authentication of one call (cams-api.md §2): pick the scheme, look up the key, verify the
-//! signature byte for byte, then the clock window, then the nonce — in that order, so only
-//! verified requests can use up a nonce. There is no way in without a valid signature.
+//! signature byte for byte, then the clock window and the nonce's form — in that order, so only
+//! verified requests can use up a nonce. There is no way in without a valid signature. The nonce
+//! itself is claimed by the caller ([`Nonce::claim`]), at the same time as the rate-limit take:
+//! on a shared store each is a round trip, and a request waits for the slower of the two instead
+//! of both in turn. A replayed request may so use up a rate-limit token, as any refused call does.
 
 use std::sync::Arc;
 
@@ -16,6 +19,34 @@ pub struct Authenticated {
     pub principal: Arc<Principal>,
     pub action: String,
     pub version: String,
+    /// The signature nonce, still to be claimed.
+    pub nonce: Nonce,
+}
+
+/// A verified request's signature nonce, within the clock window and well formed.
+pub struct Nonce {
+    key_id: String,
+    nonce: String,
+    at_ms: i64,
+}
+
+impl Nonce {
+    /// Claims the nonce for its key: `SignatureNonceUsed` when it was used before (on any node
+    /// of a shared store).
+    pub async fn claim(self, state: &AppState) -> Result<(), CamsError> {
+        match state
+            .nonces
+            .check_and_insert(&self.key_id, &self.nonce, self.at_ms)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(CamsError::of(Code::SignatureNonceUsed)),
+            Err(e) => {
+                tracing::error!(error = %e, "the nonce could not be checked");
+                Err(CamsError::of(Code::ServiceUnavailable))
+            }
+        }
+    }
 }
 
 fn header_values<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
@@ -155,11 +186,12 @@ async fn verify_v3(
             format_args!("{v:?} disagrees with the signed x-acs-version {version:?}"),
         ));
     }
-    check_time_and_nonce(state, &principal.key.id, date, nonce).await?;
+    let nonce = check_time_and_nonce(state, &principal.key.id, date, nonce)?;
     Ok(Authenticated {
         principal,
         action: action.to_string(),
         version: version.to_string(),
+        nonce,
     })
 }
 
@@ -203,26 +235,27 @@ async fn verify_v1(
     if !ok {
         return Err(mismatch());
     }
-    check_time_and_nonce(
+    let nonce = check_time_and_nonce(
         state,
         &principal.key.id,
         get("Timestamp"),
         get("SignatureNonce"),
-    )
-    .await?;
+    )?;
     Ok(Authenticated {
         principal,
         action: get("Action").to_string(),
         version: get("Version").to_string(),
+        nonce,
     })
 }
 
-async fn check_time_and_nonce(
+/// Checks the request's time against the clock window and the nonce's form; the nonce to claim.
+fn check_time_and_nonce(
     state: &AppState,
     key_id: &str,
     date: &str,
     nonce: &str,
-) -> Result<(), CamsError> {
+) -> Result<Nonce, CamsError> {
     let ts = time_fmt::parse(date)?;
     let now_ms = state.clock.now_ms();
     time_fmt::check_window(ts, now_ms.div_euclid(1000))?;
@@ -231,13 +264,9 @@ async fn check_time_and_nonce(
             "the signature nonce must be 1 to 128 characters",
         ));
     }
-    match state.nonces.check_and_insert(key_id, nonce, now_ms).await {
-        Ok(true) => {}
-        Ok(false) => return Err(CamsError::of(Code::SignatureNonceUsed)),
-        Err(e) => {
-            tracing::error!(error = %e, "the nonce could not be checked");
-            return Err(CamsError::of(Code::ServiceUnavailable));
-        }
-    }
-    Ok(())
+    Ok(Nonce {
+        key_id: key_id.to_string(),
+        nonce: nonce.to_string(),
+        at_ms: now_ms,
+    })
 }

@@ -1,6 +1,6 @@
 //! The RPC endpoint `POST /` and `GET /` exactly as the official SDKs call it: read the request,
-//! authenticate, check version, action, account and key scope, apply rate limits, run the
-//! action, and answer with the CAMS envelope (cams-api.md §1).
+//! authenticate, check version, action, account and key scope, claim the nonce and apply rate
+//! limits (together), run the action, and answer with the CAMS envelope (cams-api.md §1).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -185,14 +185,17 @@ async fn handle(
     let qps = principal
         .setting_u32(&format!("qps.{action}"))
         .unwrap_or_else(|| default_qps(action));
-    match state
-        .limiter
-        .acquire_both(
-            (&format!("{account}:*"), api_qps),
-            (&format!("{account}:{action}"), qps),
-        )
-        .await
-    {
+    // the nonce claim and the rate-limit take at once (see `auth`); a used nonce is the answer
+    // even when the limits would have refused the call too
+    let (all_calls, this_action) = (format!("{account}:*"), format!("{account}:{action}"));
+    let (claimed, limited) = tokio::join!(
+        auth.nonce.claim(state),
+        state
+            .limiter
+            .acquire_both((&all_calls, api_qps), (&this_action, qps))
+    );
+    claimed?;
+    match limited {
         Ok(()) => {}
         Err((0, wait)) => {
             return Err(CamsError::of(Code::ThrottlingUser)

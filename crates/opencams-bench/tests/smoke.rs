@@ -137,11 +137,11 @@ fn postgres_required() -> bool {
 #[test]
 fn compare_reports_sqlite_and_postgres_side_by_side() {
     let url = postgres_url();
-    // a server that is not there: skipped (with why), unless one is required
+    // a server that is not there: skipped (with why), unless one is required; every scenario
+    // checks the server first, and the baseline starts no opencams
     let probe = Command::new(BENCH)
-        .args(["accept", "--smoke", "--duration", "0.2", "--warmup", "0"])
-        .args(["--database-url", &url, "--nodes", "2", "--opencams-bin"])
-        .arg(opencams_bin())
+        .args(["baseline", "--smoke", "--duration", "0.1", "--warmup", "0"])
+        .args(["--database-url", &url])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&probe.stderr);
@@ -150,9 +150,23 @@ fn compare_reports_sqlite_and_postgres_side_by_side() {
         eprintln!("skipped: {stderr} (point OPENCAMS_TEST_DATABASE_URL at a server)");
         return;
     }
-    assert!(probe.status.success(), "accept --nodes 2 failed:\n{stderr}");
+    assert!(
+        probe.status.success(),
+        "the PostgreSQL probe failed:\n{stderr}"
+    );
 
-    let v = bench(&["compare", "--database-url", &url]);
+    // shorter runs than --smoke's own: this is the longest test of the suite
+    let v = bench(&[
+        "compare",
+        "--database-url",
+        &url,
+        "--duration",
+        "1",
+        "--warmup",
+        "0.2",
+        "--messages",
+        "1000",
+    ]);
     let columns = ["baseline", "sqlite-1", "postgres-1", "postgres-2"];
     assert_eq!(v["side_by_side"]["columns"], serde_json::json!(columns));
     let rows = v["side_by_side"]["rows"].as_array().unwrap();

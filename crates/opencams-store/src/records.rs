@@ -315,8 +315,9 @@ pub enum Settlement {
 
 /// Builds the event of a status change from the updated message (kept in the store's
 /// transaction).
-pub type EventBuilder =
-    Box<dyn for<'a> Fn(&'a MessageStatusRow, MessageStatus) -> Option<NewEvent> + Send + 'static>;
+pub type EventBuilder = Box<
+    dyn for<'a> Fn(&'a MessageStatusRow, MessageStatus) -> Option<NewEvent> + Send + Sync + 'static,
+>;
 
 /// A message as a provider status found and left it: the columns the status path reads and
 /// writes, not the whole row (a status changes none of the others).

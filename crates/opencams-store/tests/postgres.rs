@@ -332,6 +332,134 @@ async fn a_status_racing_the_settlement_is_applied() {
     assert_eq!(m.status, opencams_domain::MessageStatus::Delivered);
 }
 
+/// Webhooks arriving together share transactions: every status applies, each message's in the
+/// order given (also when the settlement has not recorded the provider id yet: the status finds
+/// the message by our id), one event per change, and stale or unknown statuses change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_webhooks_apply_every_status_in_order() {
+    use opencams_domain::MessageStatus::{Delivered, Read, Sent};
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let s = node(&db).await;
+    let n = 120;
+    let messages: Vec<MessageRow> = (0..n).map(|i| outbound(&format!("m{i}"), 2)).collect();
+    s.insert_messages(messages, Vec::new()).await.unwrap();
+    // the even ones settled already; the odd ones' statuses overtake their settlement
+    raw(&db)
+        .await
+        .batch_execute(
+            "UPDATE messages SET provider_id = 'wamid.' || substr(id, 2) \
+             WHERE substr(id, 2)::int % 2 = 0",
+        )
+        .await
+        .unwrap();
+    let update = |i: usize, status, at| StatusUpdate {
+        provider_id: format!("wamid.{i}"),
+        message_id: Some(format!("m{i}")),
+        status,
+        at,
+        error_code: None,
+        error_description: None,
+    };
+    let builder = || -> EventBuilder {
+        Box::new(|m: &MessageStatusRow, st: opencams_domain::MessageStatus| {
+            Some(NewEvent {
+                payload: st.as_str().to_string(),
+                ..event_of(&m.id)
+            })
+        })
+    };
+    let webhooks = 40;
+    let calls = (0..webhooks).map(|w| {
+        let s = s.clone();
+        let mut updates = Vec::new();
+        for i in (w..n).step_by(webhooks) {
+            updates.push((update(i, Sent, 10), builder()));
+            updates.push((update(i, Delivered, 11), builder()));
+            // late: changes nothing
+            updates.push((update(i, Sent, 12), builder()));
+        }
+        updates.push((
+            StatusUpdate {
+                message_id: None,
+                ..update(10_000 + w, Read, 13)
+            },
+            builder(),
+        ));
+        tokio::spawn(async move { s.apply_statuses(updates).await })
+    });
+    for call in futures_util::future::join_all(calls).await {
+        let results = call.unwrap().unwrap();
+        let (unknown, per_message) = results.split_last().unwrap();
+        assert!(unknown.is_none(), "{unknown:?}");
+        for r in per_message.chunks(3) {
+            let changes: Vec<_> = r
+                .iter()
+                .map(|a| a.as_ref().map(|(m, changed)| (m.status, *changed)))
+                .collect();
+            assert_eq!(
+                changes,
+                vec![
+                    Some((Sent, true)),
+                    Some((Delivered, true)),
+                    Some((Delivered, false))
+                ]
+            );
+        }
+    }
+    let rows = raw(&db)
+        .await
+        .query(
+            "SELECT message_id, string_agg(payload, ',' ORDER BY id) FROM events \
+             GROUP BY message_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), n);
+    for r in rows {
+        let id: String = r.get(0);
+        assert_eq!(r.get::<_, String>(1), "sent,delivered", "{id}");
+        let m = s.message(&id).await.unwrap().unwrap();
+        assert_eq!(m.status, Delivered);
+        assert_eq!(m.provider_id, Some(format!("wamid.{}", &id[1..])));
+    }
+}
+
+/// Concurrent sends share a transaction; one that cannot be stored (a message id taken) fails
+/// alone, with none of its rows written, and the others are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_send_in_a_shared_batch_fails_alone_and_writes_nothing() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let s = node(&db).await;
+    s.insert_messages(vec![outbound("taken", 1)], Vec::new())
+        .await
+        .unwrap();
+    let calls = (0..30).map(|i| {
+        let s = s.clone();
+        let mut messages = vec![outbound(&format!("ok{i}"), 2)];
+        if i == 7 {
+            // its first message is new, its second is not
+            messages = vec![outbound("bad-first", 2), outbound("taken", 2)];
+        }
+        tokio::spawn(async move { s.insert_messages(messages, Vec::new()).await })
+    });
+    let results: Vec<_> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r.is_err(), i == 7, "call {i}: {r:?}");
+    }
+    assert!(s.message("bad-first").await.unwrap().is_none());
+    assert_eq!(s.count_messages().await.unwrap(), 30);
+    assert_eq!(s.queue_len().await.unwrap(), 30);
+}
+
 /// Nodes starting together on an empty database: one runs the migrations, the others wait for
 /// its advisory lock and find nothing left to do.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

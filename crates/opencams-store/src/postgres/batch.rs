@@ -18,7 +18,7 @@ use crate::{Result, StoreError};
 const BATCH_SIZE: usize = 1024;
 
 /// How many batches are committed at once, each on a connection of its own.
-const BATCHES_IN_FLIGHT: usize = 4;
+const BATCHES_IN_FLIGHT: usize = 2;
 
 /// A kind of call that can be committed together with others of its kind.
 pub(super) trait Batched: Send + Sync + Sized + 'static {

@@ -4,6 +4,7 @@
 //! A call is two pipelined statements on one connection, each its own transaction: an
 //! INSERT … ON CONFLICT DO NOTHING that creates the buckets not seen yet (full), then one
 //! UPDATE that refills and takes from every bucket of the batch and returns what each got. The
+//! INSERT is left out when every bucket of the batch is one this node has met before. The
 //! UPDATE locks its rows in key order first (and the INSERT inserts in key order), so
 //! concurrent nodes wait for one another but never deadlock. The grants of a bucket are split
 //! between its requests in order here. Once a minute a call also starts a sweep of the buckets
@@ -51,6 +52,10 @@ const SWEEP: &str = "DELETE FROM rate_buckets WHERE key IN ( \
 /// How often a node sweeps idle buckets.
 const SWEEP_EVERY_MS: i64 = 60_000;
 
+/// The most bucket keys a node remembers as existing (then it forgets them all and creates them
+/// again as it meets them).
+const KNOWN_BUCKETS: usize = 100_000;
+
 /// A bucket deleted by another node's sweep between our INSERT and UPDATE is missing from the
 /// UPDATE's answer: its requests are taken again, this many times at most.
 const ATTEMPTS: usize = 3;
@@ -77,9 +82,20 @@ impl LimitStore for PgStore {
             let insert_params: [&(dyn ToSql + Sync); 3] = [&keys, &capacities, &now];
             let take_params: [&(dyn ToSql + Sync); 6] =
                 [&keys, &capacities, &pers, &wants, &now, &EPSILON];
+            // buckets this node created or took from before need no INSERT (one that another
+            // node swept meanwhile comes back missing, and the next attempt creates it)
+            let all_known = self
+                .known_buckets
+                .lock()
+                .is_ok_and(|known| keys.iter().all(|k| known.contains(*k)));
             // pipelined, in this order: both go out before the first answer comes back
             let (inserted, taken) = tokio::join!(
-                c.execute(&insert, &insert_params),
+                async {
+                    if all_known {
+                        return Ok(0);
+                    }
+                    c.execute(&insert, &insert_params).await
+                },
                 c.query(&take, &take_params),
             );
             inserted?;
@@ -108,6 +124,17 @@ impl LimitStore for PgStore {
                 let wait = crate::limits::wait_ms(tokens, per_ms);
                 for (i, g) in indexes.into_iter().zip(split(&wants, granted, wait)) {
                     grants[i] = g;
+                }
+            }
+            if let Ok(mut known) = self.known_buckets.lock() {
+                if known.len() > KNOWN_BUCKETS {
+                    known.clear();
+                }
+                for key in by_key.keys() {
+                    known.insert(key.clone());
+                }
+                for &i in &missing {
+                    known.remove(requests[i].key.as_str());
                 }
             }
             missing.sort_unstable();

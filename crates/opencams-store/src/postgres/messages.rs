@@ -11,7 +11,7 @@
 use std::future::Future;
 use std::sync::LazyLock;
 
-use deadpool_postgres::{GenericClient, Pool, Transaction};
+use deadpool_postgres::{GenericClient, Pool};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -20,7 +20,7 @@ use opencams_domain::{Direction, MessageStatus, SendType};
 
 use super::batch::Batched;
 use super::fallbacks::{INSERT_TIMERS_SQL, Timers};
-use super::{PgStore, append_events, append_events_at, enum_col, opt_enum_col};
+use super::{PgStore, append_events, append_events_at, enum_col, in_transaction, opt_enum_col};
 use crate::common::{queued, status_change, status_moves_sql};
 use crate::*;
 
@@ -120,7 +120,11 @@ fn column<'a, T>(messages: &[&'a MessageRow], f: impl Fn(&'a MessageRow) -> T) -
 /// Inserts `messages` with their queue entries (outbound ones still `accepted`, due at once) and
 /// fallback timers in `tx`, the three inserts pipelined; returns how many messages were
 /// inserted. `inbound`: see [`INSERT_INBOUND_SQL`] (the caller rolls back when none was).
-async fn insert_rows(tx: &Transaction<'_>, messages: &[&MessageRow], inbound: bool) -> Result<u64> {
+async fn insert_rows(
+    tx: &impl GenericClient,
+    messages: &[&MessageRow],
+    inbound: bool,
+) -> Result<u64> {
     if messages.is_empty() {
         return Ok(0);
     }
@@ -283,10 +287,8 @@ impl Batched for Insert {
 /// Stores the messages, queue entries, fallback timers and events of `inserts` in one
 /// transaction. The events of a call are created at its first message's time.
 async fn insert_together(pool: &Pool, inserts: &[&Insert]) -> Result<()> {
-    let mut c = pool.get().await?;
-    let tx = c.transaction().await?;
+    let c = pool.get().await?;
     let messages: Vec<&MessageRow> = inserts.iter().flat_map(|i| &i.messages).collect();
-    insert_rows(&tx, &messages, false).await?;
     let events: Vec<(&NewEvent, i64)> = inserts
         .iter()
         .flat_map(|i| {
@@ -294,9 +296,11 @@ async fn insert_together(pool: &Pool, inserts: &[&Insert]) -> Result<()> {
             i.events.iter().map(move |e| (e, at))
         })
         .collect();
-    append_events_at(&tx, &events).await?;
-    tx.commit().await?;
-    Ok(())
+    in_transaction(&c, async {
+        insert_rows(&c, &messages, false).await?;
+        append_events_at(&c, &events).await
+    })
+    .await
 }
 
 // settlements
@@ -334,8 +338,12 @@ fn lock_order(s: &Settle) -> (&str, &str) {
 /// Settles `settles` in one transaction (statements pipelined), appending the events of those
 /// that ended last; for each, whether its owner still held the lease.
 async fn settle_together(pool: &Pool, settles: &[&Settle]) -> Result<Vec<bool>> {
-    let mut c = pool.get().await?;
-    let tx = c.transaction().await?;
+    let c = pool.get().await?;
+    in_transaction(&c, settle_on(&c, settles)).await
+}
+
+/// [`settle_together`]'s statements, on `tx` (in its transaction).
+async fn settle_on(tx: &super::Client, settles: &[&Settle]) -> Result<Vec<bool>> {
     let (submitted, retry, ended) = tokio::join!(
         tx.prepare_cached(SETTLE_SUBMITTED_SQL),
         tx.prepare_cached(SETTLE_RETRY_SQL),
@@ -353,7 +361,7 @@ async fn settle_together(pool: &Pool, settles: &[&Settle]) -> Result<Vec<bool>> 
         .collect();
     let runs = order.iter().map(|&i| {
         let s = settles[i];
-        let (tx, submitted, retry, ended, status) = (&tx, &submitted, &retry, &ended, statuses[i]);
+        let (tx, submitted, retry, ended, status) = (tx, &submitted, &retry, &ended, statuses[i]);
         async move {
             let row = match &s.outcome {
                 Settlement::Submitted { provider_id } => {
@@ -399,8 +407,7 @@ async fn settle_together(pool: &Pool, settles: &[&Settle]) -> Result<Vec<bool>> 
             _ => None,
         })
         .collect();
-    append_events_at(&tx, &events).await?;
-    tx.commit().await?;
+    append_events_at(tx, &events).await?;
     Ok(released)
 }
 
@@ -455,98 +462,160 @@ const SETTLE_ENDED_SQL: &str = "WITH released AS ( \
 const STATUS_COLS: &str =
     "id, account_id, status, error_code, error_description, provider_id, updated_at";
 
-fn status_row(r: &Row) -> Result<MessageStatusRow> {
+/// A status row read from `r`'s columns `at..`.
+fn status_row(r: &Row, at: usize) -> Result<MessageStatusRow> {
     Ok(MessageStatusRow {
-        id: r.try_get(0)?,
-        account_id: r.try_get(1)?,
-        status: enum_col(r, 2, MessageStatus::parse)?,
-        error_code: r.try_get(3)?,
-        error_description: r.try_get(4)?,
-        provider_id: r.try_get(5)?,
-        updated_at: r.try_get(6)?,
+        id: r.try_get(at)?,
+        account_id: r.try_get(at + 1)?,
+        status: enum_col(r, at + 2, MessageStatus::parse)?,
+        error_code: r.try_get(at + 3)?,
+        error_description: r.try_get(at + 4)?,
+        provider_id: r.try_get(at + 5)?,
+        updated_at: r.try_get(at + 6)?,
     })
 }
 
 /// Finds, checks and updates in one statement, in the order of [`status_moves_sql`]. Built
-/// once: it runs twice per delivered message.
+/// once: it runs twice per delivered message. A status can overtake the settlement that records
+/// the provider id: the provider echoes our MessageId (`$8`) in `biz_opaque_callback_data`, so a
+/// message without a provider id is found by it too, and the id recorded. When that settlement
+/// holds the row, the UPDATE waits for its commit and then finds the row by the provider id.
 static CHANGE_STATUS_SQL: LazyLock<String> = LazyLock::new(|| {
     let moves = status_moves_sql("$6", "$7");
     format!(
         "UPDATE messages SET status = $2, \
            error_code = CASE WHEN $6 THEN $3 ELSE error_code END, \
            error_description = CASE WHEN $6 THEN $4 ELSE error_description END, \
-           updated_at = GREATEST(updated_at, $5) \
-         WHERE provider_id = $1 AND {moves} \
+           updated_at = GREATEST(updated_at, $5), provider_id = $1 \
+         WHERE (provider_id = $1 \
+                OR ($8::text IS NOT NULL AND id = $8 AND direction = 'out' AND provider_id IS NULL)) \
+           AND {moves} \
          RETURNING {STATUS_COLS}"
     )
 });
 
-static STATUS_BY_PROVIDER_SQL: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {STATUS_COLS} FROM messages WHERE provider_id = $1"));
+static STATUS_BY_PROVIDER_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {STATUS_COLS} FROM messages WHERE provider_id = ANY($1::text[])")
+});
 
-/// Changes the status of the message with `u`'s provider id when the monotonic order allows it;
-/// `None` when there is no such message or the status does not change it.
-async fn change_status(tx: &Transaction<'_>, u: &StatusUpdate) -> Result<Option<MessageStatusRow>> {
-    let Some((failed, new_rank)) = status_change(u) else {
-        return Ok(None);
-    };
-    let stmt = tx.prepare_cached(&CHANGE_STATUS_SQL).await?;
-    let params: [&(dyn ToSql + Sync); 7] = [
-        &u.provider_id,
-        &u.status.as_str(),
-        &u.error_code,
-        &u.error_description,
-        &u.at,
-        &failed,
-        &new_rank,
-    ];
-    tx.query_opt(&stmt, &params)
-        .await?
-        .map(|r| status_row(&r))
-        .transpose()
+/// One `apply_statuses` call (the statuses of one webhook POST). Concurrent calls share a
+/// transaction (a [`super::batch::Batcher`]): under load Meta's webhooks arrive by the dozen at
+/// once, and a commit each kept rows locked while the next webhook about them waited.
+pub(super) struct Statuses {
+    updates: Vec<StatusUpdate>,
+    builders: Vec<EventBuilder>,
 }
 
-/// Applies `u` in `tx`: the message as the status left it and whether it changed.
-async fn apply_status(
-    tx: &Transaction<'_>,
-    u: &StatusUpdate,
-) -> Result<Option<(MessageStatusRow, bool)>> {
-    // the second round only after recording the provider id of a message found by our id
-    for round in 0..2 {
-        if let Some(m) = change_status(tx, u).await? {
-            return Ok(Some((m, true)));
-        }
-        let stmt = tx.prepare_cached(&STATUS_BY_PROVIDER_SQL).await?;
-        let found = tx
-            .query_opt(&stmt, &[&u.provider_id])
-            .await?
-            .map(|r| status_row(&r))
-            .transpose()?;
-        if found.is_some() || round == 1 {
-            return Ok(found.map(|m| (m, false)));
-        }
-        // a status can overtake the settlement that records the provider id: the provider
-        // echoes our MessageId in `biz_opaque_callback_data`, so find the message by it and
-        // record the id
-        let Some(id) = u
-            .message_id
-            .as_deref()
-            .filter(|_| !u.provider_id.is_empty())
-        else {
-            return Ok(None);
-        };
-        let stmt = tx
-            .prepare_cached(
-                "UPDATE messages SET provider_id = $1 \
-                 WHERE id = $2 AND direction = 'out' AND provider_id IS NULL",
-            )
-            .await?;
-        // whether this recorded it or found it recorded meanwhile (a settlement committing while
-        // this waited for the row: its WHERE no longer matches), the next round finds it by the
-        // provider id; a message that does not exist is not found there either
-        tx.execute(&stmt, &[&u.provider_id, &id]).await?;
+impl Batched for Statuses {
+    type Out = Vec<Option<(MessageStatusRow, bool)>>;
+
+    fn size(&self) -> usize {
+        self.updates.len()
     }
-    Ok(None)
+
+    fn commit<'a>(
+        pool: &'a Pool,
+        calls: &'a [&'a Self],
+    ) -> impl Future<Output = Result<Vec<Self::Out>>> + Send + 'a {
+        apply_together(pool, calls)
+    }
+}
+
+/// Applies the statuses of `calls` in one transaction: every change pipelined in provider-id
+/// order (stable: one message's statuses keep theirs), so that two transactions touching the
+/// same messages lock their rows in the same order (settlements too) and cannot deadlock; then
+/// the messages a status did not change read back; then the events of the changes, in the order
+/// applied. Answered per call, in the order given.
+async fn apply_together(
+    pool: &Pool,
+    calls: &[&Statuses],
+) -> Result<Vec<Vec<Option<(MessageStatusRow, bool)>>>> {
+    let mut order: Vec<(usize, usize)> = calls
+        .iter()
+        .enumerate()
+        .flat_map(|(c, call)| (0..call.updates.len()).map(move |i| (c, i)))
+        .collect();
+    let update = |&(c, i): &(usize, usize)| &calls[c].updates[i];
+    order.sort_by(|a, b| update(a).provider_id.cmp(&update(b).provider_id));
+    let c = pool.get().await?;
+    in_transaction(&c, apply_on(&c, calls, order)).await
+}
+
+/// [`apply_together`]'s statements, on `tx` (in its transaction), for the statuses in `order`.
+async fn apply_on(
+    tx: &super::Client,
+    calls: &[&Statuses],
+    order: Vec<(usize, usize)>,
+) -> Result<Vec<Vec<Option<(MessageStatusRow, bool)>>>> {
+    let update = |&(c, i): &(usize, usize)| &calls[c].updates[i];
+    let (change, by_provider) = tokio::join!(
+        tx.prepare_cached(&CHANGE_STATUS_SQL),
+        tx.prepare_cached(&STATUS_BY_PROVIDER_SQL)
+    );
+    let (change, by_provider) = (change?, by_provider?);
+    // pipelined: every statement goes out before the first answer comes back, and the server
+    // runs them in this order
+    let changes = order.iter().map(|at| {
+        let (tx, change, u) = (tx, &change, update(at));
+        async move {
+            let Some((failed, new_rank)) = status_change(u) else {
+                return Ok(None);
+            };
+            let params: [&(dyn ToSql + Sync); 8] = [
+                &u.provider_id,
+                &u.status.as_str(),
+                &u.error_code,
+                &u.error_description,
+                &u.at,
+                &failed,
+                &new_rank,
+                &u.message_id,
+            ];
+            tx.query_opt(change, &params)
+                .await?
+                .map(|r| status_row(&r, 0))
+                .transpose()
+        }
+    });
+    let changed: Vec<Option<MessageStatusRow>> =
+        futures_util::future::try_join_all(changes).await?;
+    // the messages left unchanged, as they are now
+    let unchanged: Vec<&str> = order
+        .iter()
+        .zip(&changed)
+        .filter(|(_, m)| m.is_none())
+        .map(|(at, _)| update(at).provider_id.as_str())
+        .collect();
+    let mut now_by_provider = std::collections::HashMap::new();
+    if !unchanged.is_empty() {
+        for r in tx.query(&by_provider, &[&unchanged]).await? {
+            let m = status_row(&r, 0)?;
+            if let Some(pid) = m.provider_id.clone() {
+                now_by_provider.insert(pid, m);
+            }
+        }
+    }
+    let mut out: Vec<Vec<Option<(MessageStatusRow, bool)>>> =
+        calls.iter().map(|c| vec![None; c.updates.len()]).collect();
+    // appended last in the transaction, in the order applied
+    let mut events: Vec<(NewEvent, i64)> = Vec::new();
+    for (&(c, i), m) in order.iter().zip(changed) {
+        let u = &calls[c].updates[i];
+        out[c][i] = match m {
+            Some(m) => {
+                if let Some(e) = (calls[c].builders[i])(&m, u.status) {
+                    events.push((e, u.at));
+                }
+                Some((m, true))
+            }
+            None => now_by_provider
+                .get(&u.provider_id)
+                .map(|m| (m.clone(), false)),
+        };
+    }
+    let events: Vec<(&NewEvent, i64)> = events.iter().map(|(e, at)| (e, *at)).collect();
+    append_events_at(tx, &events).await?;
+    Ok(out)
 }
 
 /// A page of a space's messages, newest first.
@@ -636,32 +705,11 @@ impl MessageStore for PgStore {
         &self,
         updates: Vec<(StatusUpdate, EventBuilder)>,
     ) -> Result<Vec<Option<(MessageStatusRow, bool)>>> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        // applied in provider-id order (stable: one message's statuses keep theirs), so that two
-        // webhooks touching the same messages lock their rows in the same order and cannot
-        // deadlock; answered in the order given
-        let (updates, mut builders): (Vec<StatusUpdate>, Vec<Option<EventBuilder>>) =
-            updates.into_iter().map(|(u, b)| (u, Some(b))).unzip();
-        let mut order: Vec<usize> = (0..updates.len()).collect();
-        order.sort_by(|&a, &b| updates[a].provider_id.cmp(&updates[b].provider_id));
-        let mut out: Vec<Option<(MessageStatusRow, bool)>> = vec![None; updates.len()];
-        // appended after every status, last in the transaction, in the order applied
-        let mut events: Vec<(NewEvent, i64)> = Vec::new();
-        for i in order {
-            let (u, event) = (&updates[i], builders[i].take());
-            let applied = apply_status(&tx, u).await?;
-            if let Some((m, true)) = &applied
-                && let Some(e) = event.and_then(|f| f(m, u.status))
-            {
-                events.push((e, u.at));
-            }
-            out[i] = applied;
+        if updates.is_empty() {
+            return Ok(Vec::new());
         }
-        let events: Vec<(&NewEvent, i64)> = events.iter().map(|(e, at)| (e, *at)).collect();
-        append_events_at(&tx, &events).await?;
-        tx.commit().await?;
-        Ok(out)
+        let (updates, builders) = updates.into_iter().unzip();
+        self.statuses.call(Statuses { updates, builders }).await
     }
 
     async fn record_inbound(&self, message: MessageRow, event: Option<NewEvent>) -> Result<bool> {

@@ -41,6 +41,29 @@ const POOL_SIZE: usize = 16;
 /// Connections kept per node for writes that need not wait for the WAL flush.
 const VOLATILE_POOL_SIZE: usize = 4;
 
+/// How every connection plans: with index scans and nested loops only. Every statement opencams
+/// runs finds its rows by key (a batch of keys at most), and its prepared statements keep the
+/// generic plan PostgreSQL makes once, from the tables' sizes at that moment. On a fresh database
+/// those are a few rows, for which a sequential scan and a hash join are cheapest; that plan then
+/// stayed while the tables grew to thousands of rows, until an ANALYZE a minute or more away: in
+/// the e2e benchmark every token take scanned all the pair buckets (4 ms a call) and every status
+/// update all the messages (1 ms). Without a choice, the planner takes the index. A table with
+/// no index to use is still scanned, at a cost inflated past JIT's threshold, so JIT is off too:
+/// it compiled each such statement for 100 ms (and pays off only for long analytic queries).
+const PLAN_OPTIONS: &str =
+    "-c enable_seqscan=off -c enable_hashjoin=off -c enable_mergejoin=off -c jit=off";
+
+/// The volatile pool's connections also commit without waiting for the WAL flush.
+const VOLATILE_OPTIONS: &str = "-c synchronous_commit=off";
+
+/// `config` with `options` after any the URL gave.
+fn with_options(config: &tokio_postgres::Config, options: &str) -> tokio_postgres::Config {
+    let mut config = config.clone();
+    let given = config.get_options().unwrap_or_default();
+    config.options(format!("{given} {options}").trim());
+    config
+}
+
 /// The advisory lock key of migrations (any constant unique to opencams: "ocmig" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6f_63_6d_69_67;
 
@@ -56,11 +79,15 @@ pub struct PgStore {
     pub(crate) cipher: Cipher,
     changes: tokio::sync::broadcast::Sender<Change>,
     listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// Gathers concurrent `insert_messages` calls into shared transactions.
+    /// Gather concurrent `insert_messages`, `settle` and `apply_statuses` calls into shared
+    /// transactions.
     inserts: batch::Batcher<messages::Insert>,
     settles: batch::Batcher<messages::Settle>,
+    statuses: batch::Batcher<messages::Statuses>,
     /// When this node last swept idle rate-limit buckets (see `limits.rs`).
     buckets_swept_at: std::sync::atomic::AtomicI64,
+    /// Rate-limit buckets known to exist (see `limits.rs`).
+    known_buckets: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// A pooled connection.
@@ -112,6 +139,32 @@ pub(crate) fn opt_enum_col<T>(
     }
 }
 
+/// Runs `work` in a transaction on `c` and commits it, or rolls it back when `work` fails. BEGIN
+/// goes out with `work`'s first statements instead of a round trip ahead of them (a
+/// [`deadpool_postgres::Transaction`] waits for BEGIN's answer): `work` must run its statements
+/// on `c`, which the server receives after BEGIN since it is sent on the first poll. The batched
+/// writes use it; a `work` dropped halfway (only when the runtime stops) would leave the
+/// connection in its transaction, so it is for tasks that run to their end.
+pub(crate) async fn in_transaction<T>(
+    c: &Client,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let (begun, out) = tokio::join!(c.batch_execute("BEGIN"), work);
+    match (begun, out) {
+        (Ok(()), Ok(out)) => {
+            c.batch_execute("COMMIT").await?;
+            Ok(out)
+        }
+        (begun, out) => {
+            if let Err(e) = c.batch_execute("ROLLBACK").await {
+                tracing::warn!(error = %e, "rolling back a failed batch failed");
+            }
+            begun?;
+            out
+        }
+    }
+}
+
 /// Appends `events` (in order) inside `tx`. Call it last in the transaction, after the rows it
 /// changes are locked: two writes to one message then append their events in the order they
 /// committed (the second waited for the first's row lock), so its callbacks go out in order.
@@ -127,7 +180,7 @@ pub(crate) async fn append_events(
 /// [`append_events`] of events created at different times, as `(event, created_at)` in order:
 /// the events of several writes that share one transaction.
 pub(crate) async fn append_events_at(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl deadpool_postgres::GenericClient,
     events: &[(&NewEvent, i64)],
 ) -> Result<()> {
     if events.is_empty() {
@@ -162,8 +215,9 @@ impl PgStore {
             .parse()
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
         let where_ = describe(&config);
+        let planned = with_options(&config, PLAN_OPTIONS);
         let manager = Manager::from_config(
-            config.clone(),
+            planned.clone(),
             tokio_postgres::NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -173,8 +227,7 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Config(format!("cannot set up the PostgreSQL pool: {e}")))?;
-        let mut volatile_config = config.clone();
-        volatile_config.options("-c synchronous_commit=off");
+        let volatile_config = with_options(&planned, VOLATILE_OPTIONS);
         let volatile = Pool::builder(Manager::from_config(
             volatile_config,
             tokio_postgres::NoTls,
@@ -194,6 +247,7 @@ impl PgStore {
         let listener = tokio::spawn(listen(config, changes.clone()));
         let inserts = batch::Batcher::start(pool.clone());
         let settles = batch::Batcher::start(pool.clone());
+        let statuses = batch::Batcher::start(pool.clone());
         Ok(Self {
             pool,
             volatile,
@@ -202,7 +256,9 @@ impl PgStore {
             listener: std::sync::Mutex::new(Some(listener)),
             inserts,
             settles,
+            statuses,
             buckets_swept_at: Default::default(),
+            known_buckets: Default::default(),
         })
     }
 
