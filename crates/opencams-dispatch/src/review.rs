@@ -65,7 +65,7 @@ pub const REVIEW_LEASE_MS: i64 = 30_000;
 pub async fn review_due(store: &dyn Store, clock: &dyn Clock, owner: &str) -> usize {
     let now = clock.now_ms();
     match due(store, owner, now).await {
-        Some(rows) => record(store, now, rows).await,
+        Some(rows) => record(store, owner, now, rows).await,
         None => 0,
     }
 }
@@ -85,17 +85,21 @@ async fn due(store: &dyn Store, owner: &str, now: i64) -> Option<Vec<TemplateRow
     }
 }
 
-/// Decides and records each review (which ends its lease); returns how many were recorded.
-async fn record(store: &dyn Store, now: i64, due: Vec<TemplateRow>) -> usize {
+/// Decides and records each review `owner` still holds (which ends its lease); returns how many
+/// were recorded.
+async fn record(store: &dyn Store, owner: &str, now: i64, due: Vec<TemplateRow>) -> usize {
     let mut n = 0;
     for row in due {
         let (status, reason) = decide(&row);
         let event = audit_event(&row, status, &reason);
         match store
-            .set_template_status(row.id, status, &reason, Some(event), now)
+            .finish_template_review(row.id, owner, status, &reason, Some(event), now)
             .await
         {
-            Ok(_) => n += 1,
+            Ok(Some(_)) => n += 1,
+            Ok(None) => {
+                tracing::info!(template = %row.code, "a review's lease passed on before its decision; not recorded")
+            }
             Err(e) => tracing::warn!(error = %e, template = %row.code, "recording a review failed"),
         }
     }
@@ -142,7 +146,7 @@ impl Claimer for Reviewer {
     }
 
     async fn process(&self, (now, rows): (i64, Vec<TemplateRow>)) {
-        record(self.store.as_ref(), now, rows).await;
+        record(self.store.as_ref(), &self.owner, now, rows).await;
     }
 }
 

@@ -95,6 +95,19 @@ pub trait TemplateStore: Send + Sync {
         event: Option<NewEvent>,
         now: i64,
     ) -> Result<TemplateRow>;
+    /// Records the outcome of a review that `owner` claimed ([`Self::claim_template_reviews`]),
+    /// as [`Self::set_template_status`] does, only while `owner` still holds it: `None` when its
+    /// lease passed to another reviewer, or the template was modified (back to review, with no
+    /// lease) or deleted meanwhile, so that a late decision about old content is never recorded.
+    async fn finish_template_review(
+        &self,
+        id: i64,
+        owner: &str,
+        status: AuditStatus,
+        reason: &str,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<Option<TemplateRow>>;
     /// Marks language versions deleted (their codes stay reserved).
     async fn delete_templates(&self, ids: Vec<i64>, now: i64) -> Result<()>;
     /// A page of live templates and the total count.

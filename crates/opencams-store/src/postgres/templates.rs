@@ -236,6 +236,32 @@ impl TemplateStore for PgStore {
         .await
     }
 
+    async fn finish_template_review(
+        &self,
+        id: i64,
+        owner: &str,
+        status: AuditStatus,
+        reason: &str,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<Option<TemplateRow>> {
+        let finished = async {
+            let params: [&(dyn ToSql + Sync); 5] = [&status.as_str(), &reason, &now, &id, &owner];
+            let sql = format!(
+                "UPDATE templates SET audit_status = $1, reason = $2, review_due_at = NULL, review_owner = NULL, \
+                 review_lease_until = NULL, updated_at = $3 \
+                 WHERE id = $4 AND deleted_at IS NULL AND review_owner = $5 RETURNING {COLS}"
+            );
+            self.write_template(&sql, &params, event, now, StoreError::from)
+                .await
+        }
+        .await?;
+        if finished.is_some() {
+            self.changed(Change::Templates).await;
+        }
+        Ok(finished)
+    }
+
     async fn delete_templates(&self, ids: Vec<i64>, now: i64) -> Result<()> {
         self.notifying(Change::Templates, async {
             if ids.is_empty() {

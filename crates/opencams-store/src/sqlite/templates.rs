@@ -264,6 +264,31 @@ impl TemplateStore for SqliteStore {
             .await
     }
 
+    async fn finish_template_review(
+        &self,
+        id: i64,
+        owner: &str,
+        status: AuditStatus,
+        reason: &str,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<Option<TemplateRow>> {
+        let (owner, reason) = (owner.to_string(), reason.to_string());
+        self.write(move |c, _| {
+            let held: bool = c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM templates WHERE id = ?1 AND deleted_at IS NULL \
+                     AND review_owner = ?2)",
+                params![id, owner],
+                |r| r.get(0),
+            )?;
+            if !held {
+                return Ok(None);
+            }
+            set_status(c, id, status, &reason, event.as_ref(), now).map(Some)
+        })
+        .await
+    }
+
     async fn delete_templates(&self, ids: Vec<i64>, now: i64) -> Result<()> {
         self.write(move |c, _| {
             let mut stmt = c.prepare_cached(

@@ -370,13 +370,39 @@ pub async fn template_reviews_are_leased_to_one_owner(place: Place) {
     assert_eq!(e.len(), 35, "C's lapsed 34 and the modified one");
     assert!(e.contains(&modified));
     assert!(!e.contains(&deleted) && !e.contains(&decided));
-    // long after every lease: all but the decided and the deleted one
+    // a late decision is not recorded: D's about the modified version (the modification ended
+    // its lease) and about the deleted one, C's about one E holds now
+    let c_held = e.iter().copied().find(|&id| id != modified).unwrap();
+    for (id, owner) in [(modified, "D"), (deleted, "D"), (c_held, "C")] {
+        let late = s
+            .finish_template_review(id, owner, AuditStatus::Pass, "", None, 2600)
+            .await
+            .unwrap();
+        assert!(
+            late.is_none(),
+            "{owner}'s late decision about {id}: {late:?}"
+        );
+    }
+    let code = format!("R{:02}", ids.iter().position(|&i| i == modified).unwrap());
+    let x = s.templates_by_code(&sp, &code).await.unwrap();
+    assert_eq!(x[0].audit_status, AuditStatus::Auditing);
+    // the holder's is, and ends the review
+    let done = s
+        .finish_template_review(c_held, "E", AuditStatus::Pass, "ok", None, 2600)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((done.id, done.audit_status), (c_held, AuditStatus::Pass));
+    // long after every lease: all but the decided ones and the deleted one
     let all = s
         .claim_template_reviews("F", 1_000_000, 1000, 100)
         .await
         .unwrap();
-    assert_eq!(all.len(), 38);
-    assert!(all.iter().all(|t| t.id != decided && t.id != deleted));
+    assert_eq!(all.len(), 37);
+    assert!(
+        all.iter()
+            .all(|t| t.id != decided && t.id != deleted && t.id != c_held)
+    );
 }
 
 /// A provider status for `provider_id`, echoing our `message_id` when given.
