@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use opencams_protocol::{CamsError, Code};
+use opencams_protocol::CamsError;
 use opencams_store::{AccessKey, Account, Store};
 
 const TTL: Duration = Duration::from_secs(2);
@@ -66,10 +66,8 @@ impl PrincipalCache {
 }
 
 async fn load(store: &dyn Store, key_id: &str) -> Result<Option<Arc<Principal>>, CamsError> {
-    let internal = |e: opencams_store::StoreError| {
-        tracing::error!(error = %e, "loading an access key failed");
-        CamsError::of(Code::InternalError)
-    };
+    // logged there
+    let internal = |e: opencams_store::StoreError| crate::context::store_failure(&e);
     let Some(key) = store.key(key_id).await.map_err(internal)? else {
         return Ok(None);
     };

@@ -88,6 +88,10 @@ pub enum StoreError {
     /// The database failed or could not be reached (the backend's own message).
     #[error("database error: {0}")]
     Database(String),
+    /// The database cannot be reached now (no connection, or it went away mid-call): worth
+    /// retrying later, unlike [`StoreError::Database`].
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("secret error: {0}")]
     Crypto(String),
     #[error("configuration error: {0}")]

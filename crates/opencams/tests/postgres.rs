@@ -1,7 +1,8 @@
 //! The server on PostgreSQL: one node end to end (send, review, deliver, admin commands, nonces
 //! across restarts), the move from SQLite (`opencams copy`), and two nodes sharing one database
 //! (a nonce used on one is refused on the other; a key disabled on one is refused on the other
-//! within a second). Each test gets a fresh database of its own on the server of
+//! within a second), and a node answering `ServiceUnavailable` while its database is away. Each
+//! test gets a fresh database of its own on the server of
 //! `OPENCAMS_TEST_DATABASE_URL` (default 127.0.0.1:5432), dropped after; without a server they
 //! are skipped with a message, unless `CI`/`OPENCAMS_REQUIRE_POSTGRES` is set.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
@@ -178,5 +179,48 @@ fn two_nodes_share_nonces_and_see_a_disabled_key_within_a_second() {
             disabled.elapsed()
         );
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The database going away: calls answer `ServiceUnavailable` (503: try again later), also
+/// for a key the node has not loaded yet, not an internal error; the node carries on once the
+/// database is back.
+#[test]
+fn calls_answer_service_unavailable_while_the_database_is_away() {
+    let Some(db) = database() else { return };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let s = fast_server_with(&[("OPENCAMS_DATABASE_URL", &db.url)]);
+    let k = s.cli_json(&["key", "create", "--account", "default"]);
+    let fresh = (
+        k["AccessKeyId"].as_str().unwrap().to_string(),
+        k["AccessKeySecret"].as_str().unwrap().to_string(),
+    );
+    let call = |(ak, sk): (&str, &str)| {
+        let (target, headers) = signed_v3(&s.addr, ak, sk, "QueryChatappPhoneNumbers", &[]);
+        let (status, _, body) = s.raw("POST", &target, &headers, b"");
+        (
+            status,
+            body["Code"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    let known = (s.ak.as_str(), s.sk.as_str());
+    assert_eq!(call(known), (200, "OK".to_string()));
+
+    rt.block_on(db.set_reachable(false));
+    let unavailable = (503, "ServiceUnavailable".to_string());
+    assert_eq!(call(known), unavailable, "a key the node holds");
+    assert_eq!(call((&fresh.0, &fresh.1)), unavailable, "a key to load");
+
+    rt.block_on(db.set_reachable(true));
+    let back = Instant::now();
+    while call((&fresh.0, &fresh.1)) != (200, "OK".to_string()) {
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "the node did not recover from the database's return"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }

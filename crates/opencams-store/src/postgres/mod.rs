@@ -100,7 +100,21 @@ impl From<tokio_postgres::Error> for StoreError {
             Some(db) if db.code().code().starts_with("23") => {
                 StoreError::Conflict(db.message().to_string())
             }
+            // class 08: connection exception; 57P01–57P03: the server shuts down or restarts;
+            // 53300: too many connections
+            Some(db)
+                if db.code().code().starts_with("08")
+                    || ["57P01", "57P02", "57P03", "53300"].contains(&db.code().code()) =>
+            {
+                StoreError::Unavailable(format!("{}: {}", db.code().code(), db.message()))
+            }
             Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
+            // the connection is gone, or the server never answered
+            None if e.is_closed()
+                || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
             None => StoreError::Database(e.to_string()),
         }
     }
@@ -109,9 +123,15 @@ impl From<tokio_postgres::Error> for StoreError {
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
-            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            // no new connection could be made, whatever the server said: the database is not
+            // available to this node now
+            deadpool_postgres::PoolError::Backend(e) => {
+                StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
+            }
             deadpool_postgres::PoolError::Closed => StoreError::Closed,
-            other => StoreError::Database(format!("cannot get a PostgreSQL connection: {other}")),
+            other => {
+                StoreError::Unavailable(format!("cannot get a PostgreSQL connection: {other}"))
+            }
         }
     }
 }

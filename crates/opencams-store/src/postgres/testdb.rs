@@ -89,6 +89,28 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Takes the database away from its clients (`false`: new connections are refused and the
+    /// open ones ended, as when the server goes down) or gives it back (`true`).
+    pub async fn set_reachable(&self, reachable: bool) {
+        let admin = connect(&self.admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach the test server: {e}"));
+        let name = &self.name;
+        let sql = if reachable {
+            format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        } else {
+            format!(
+                "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+        };
+        if let Err(e) = admin.batch_execute(&sql).await {
+            panic!("cannot change whether {name} is reachable: {e}");
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
