@@ -44,6 +44,10 @@ async fn unicode_is_escaped_and_signed_over_exact_bytes() {
         "Zoë 👩‍💻"
     );
 
+    h.wait_until("the recorded attempt", |h| {
+        !h.sim.webhook_attempts().is_empty()
+    })
+    .await;
     let attempts = h.sim.webhook_attempts();
     assert_eq!(attempts.len(), 1);
     assert_eq!(attempts[0].body.as_bytes(), &got.body[..]);
@@ -56,6 +60,11 @@ async fn failed_deliveries_are_retried_with_backoff() {
     let h = harness(fast_config(Some(rx.url.clone()))).await;
     h.open_window("447700900123").await;
     rx.wait_for("4 attempts", |r| r.len() >= 4).await;
+    // the simulator records an attempt once the answer is back, after the receiver saw it
+    h.wait_until("4 recorded attempts", |h| {
+        h.sim.webhook_attempts().len() >= 4
+    })
+    .await;
     let attempts = h.sim.webhook_attempts();
     assert_eq!(
         attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(),
