@@ -62,22 +62,13 @@ impl Ctx<'_> {
 }
 
 /// Logs an unexpected failure and answers the opaque `InternalError`; a store that cannot reach
-/// its database now answers `ServiceUnavailable` (503: try again later) instead.
+/// its database now (or is closing) answers `ServiceUnavailable` (503: try again later) instead.
 pub fn internal<E: std::fmt::Display + 'static>(e: E) -> CamsError {
+    use opencams_store::StoreError;
     // the call sites pass store errors and a few encoding errors alike: only the first can say
     // "try again later"
-    if let Some(store) = (&e as &dyn std::any::Any).downcast_ref::<opencams_store::StoreError>() {
-        return store_failure(store);
-    }
-    tracing::error!(error = %e, "internal error");
-    CamsError::of(Code::InternalError)
-}
-
-/// The answer to a failed store call: `ServiceUnavailable` while the database cannot be reached
-/// (or the store is closing), else `InternalError`. Logged either way.
-pub fn store_failure(e: &opencams_store::StoreError) -> CamsError {
-    use opencams_store::StoreError;
-    if matches!(e, StoreError::Unavailable(_) | StoreError::Closed) {
+    let store = (&e as &dyn std::any::Any).downcast_ref::<StoreError>();
+    if matches!(store, Some(StoreError::Unavailable(_) | StoreError::Closed)) {
         tracing::warn!(error = %e, "the database is unavailable");
         return CamsError::of(Code::ServiceUnavailable);
     }

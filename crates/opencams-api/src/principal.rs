@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use opencams_protocol::CamsError;
 use opencams_store::{AccessKey, Account, Store};
 
+use crate::context::internal;
+
 const TTL: Duration = Duration::from_secs(2);
 
 /// An authenticated caller's identity.
@@ -66,8 +68,6 @@ impl PrincipalCache {
 }
 
 async fn load(store: &dyn Store, key_id: &str) -> Result<Option<Arc<Principal>>, CamsError> {
-    // logged there
-    let internal = |e: opencams_store::StoreError| crate::context::store_failure(&e);
     let Some(key) = store.key(key_id).await.map_err(internal)? else {
         return Ok(None);
     };

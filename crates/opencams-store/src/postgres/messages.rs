@@ -462,16 +462,15 @@ const SETTLE_ENDED_SQL: &str = "WITH released AS ( \
 const STATUS_COLS: &str =
     "id, account_id, status, error_code, error_description, provider_id, updated_at";
 
-/// A status row read from `r`'s columns `at..`.
-fn status_row(r: &Row, at: usize) -> Result<MessageStatusRow> {
+fn status_row(r: &Row) -> Result<MessageStatusRow> {
     Ok(MessageStatusRow {
-        id: r.try_get(at)?,
-        account_id: r.try_get(at + 1)?,
-        status: enum_col(r, at + 2, MessageStatus::parse)?,
-        error_code: r.try_get(at + 3)?,
-        error_description: r.try_get(at + 4)?,
-        provider_id: r.try_get(at + 5)?,
-        updated_at: r.try_get(at + 6)?,
+        id: r.try_get(0)?,
+        account_id: r.try_get(1)?,
+        status: enum_col(r, 2, MessageStatus::parse)?,
+        error_code: r.try_get(3)?,
+        error_description: r.try_get(4)?,
+        provider_id: r.try_get(5)?,
+        updated_at: r.try_get(6)?,
     })
 }
 
@@ -530,6 +529,16 @@ async fn apply_together(
     pool: &Pool,
     calls: &[&Statuses],
 ) -> Result<Vec<Vec<Option<(MessageStatusRow, bool)>>>> {
+    let c = pool.get().await?;
+    in_transaction(&c, apply_on(&c, calls)).await
+}
+
+/// [`apply_together`]'s statements, on `tx` (in its transaction).
+async fn apply_on(
+    tx: &super::Client,
+    calls: &[&Statuses],
+) -> Result<Vec<Vec<Option<(MessageStatusRow, bool)>>>> {
+    // (call, status) positions, in provider-id order
     let mut order: Vec<(usize, usize)> = calls
         .iter()
         .enumerate()
@@ -537,17 +546,6 @@ async fn apply_together(
         .collect();
     let update = |&(c, i): &(usize, usize)| &calls[c].updates[i];
     order.sort_by(|a, b| update(a).provider_id.cmp(&update(b).provider_id));
-    let c = pool.get().await?;
-    in_transaction(&c, apply_on(&c, calls, order)).await
-}
-
-/// [`apply_together`]'s statements, on `tx` (in its transaction), for the statuses in `order`.
-async fn apply_on(
-    tx: &super::Client,
-    calls: &[&Statuses],
-    order: Vec<(usize, usize)>,
-) -> Result<Vec<Vec<Option<(MessageStatusRow, bool)>>>> {
-    let update = |&(c, i): &(usize, usize)| &calls[c].updates[i];
     let (change, by_provider) = tokio::join!(
         tx.prepare_cached(&CHANGE_STATUS_SQL),
         tx.prepare_cached(&STATUS_BY_PROVIDER_SQL)
@@ -573,7 +571,7 @@ async fn apply_on(
             ];
             tx.query_opt(change, &params)
                 .await?
-                .map(|r| status_row(&r, 0))
+                .map(|r| status_row(&r))
                 .transpose()
         }
     });
@@ -589,7 +587,7 @@ async fn apply_on(
     let mut now_by_provider = std::collections::HashMap::new();
     if !unchanged.is_empty() {
         for r in tx.query(&by_provider, &[&unchanged]).await? {
-            let m = status_row(&r, 0)?;
+            let m = status_row(&r)?;
             if let Some(pid) = m.provider_id.clone() {
                 now_by_provider.insert(pid, m);
             }

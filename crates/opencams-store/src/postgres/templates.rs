@@ -70,6 +70,34 @@ fn name_taken(t: &TemplateWrite) -> StoreError {
 }
 
 impl PgStore {
+    /// Records a review outcome or quality change; with `owner`, only while that reviewer holds
+    /// the review. `None` when no live template (held by `owner`) has that id; every node hears
+    /// of a change.
+    async fn record_status(
+        &self,
+        id: i64,
+        owner: Option<&str>,
+        status: AuditStatus,
+        reason: &str,
+        event: Option<NewEvent>,
+        now: i64,
+    ) -> Result<Option<TemplateRow>> {
+        let params: [&(dyn ToSql + Sync); 5] = [&status.as_str(), &reason, &now, &id, &owner];
+        let sql = format!(
+            "UPDATE templates SET audit_status = $1, reason = $2, review_due_at = NULL, review_owner = NULL, \
+             review_lease_until = NULL, updated_at = $3 \
+             WHERE id = $4 AND deleted_at IS NULL AND ($5::text IS NULL OR review_owner = $5) \
+             RETURNING {COLS}"
+        );
+        let recorded = self
+            .write_template(&sql, &params, event, now, StoreError::from)
+            .await?;
+        if recorded.is_some() {
+            self.changed(Change::Templates).await;
+        }
+        Ok(recorded)
+    }
+
     /// Runs `sql`, which writes at most one template and returns it, then appends `event` in the
     /// same transaction when a template was written. Errors of `sql` go through `on_error`.
     async fn write_template(
@@ -223,17 +251,9 @@ impl TemplateStore for PgStore {
         event: Option<NewEvent>,
         now: i64,
     ) -> Result<TemplateRow> {
-        self.notifying(Change::Templates, async {
-            let params: [&(dyn ToSql + Sync); 4] = [&status.as_str(), &reason, &now, &id];
-            let sql = format!(
-                "UPDATE templates SET audit_status = $1, reason = $2, review_due_at = NULL, review_owner = NULL, \
-                 review_lease_until = NULL, updated_at = $3 WHERE id = $4 AND deleted_at IS NULL RETURNING {COLS}"
-            );
-            self.write_template(&sql, &params, event, now, StoreError::from)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("template {id}")))
-        })
-        .await
+        self.record_status(id, None, status, reason, event, now)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("template {id}")))
     }
 
     async fn finish_template_review(
@@ -245,21 +265,8 @@ impl TemplateStore for PgStore {
         event: Option<NewEvent>,
         now: i64,
     ) -> Result<Option<TemplateRow>> {
-        let finished = async {
-            let params: [&(dyn ToSql + Sync); 5] = [&status.as_str(), &reason, &now, &id, &owner];
-            let sql = format!(
-                "UPDATE templates SET audit_status = $1, reason = $2, review_due_at = NULL, review_owner = NULL, \
-                 review_lease_until = NULL, updated_at = $3 \
-                 WHERE id = $4 AND deleted_at IS NULL AND review_owner = $5 RETURNING {COLS}"
-            );
-            self.write_template(&sql, &params, event, now, StoreError::from)
-                .await
-        }
-        .await?;
-        if finished.is_some() {
-            self.changed(Change::Templates).await;
-        }
-        Ok(finished)
+        self.record_status(id, Some(owner), status, reason, event, now)
+            .await
     }
 
     async fn delete_templates(&self, ids: Vec<i64>, now: i64) -> Result<()> {

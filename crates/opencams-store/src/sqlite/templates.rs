@@ -137,26 +137,30 @@ pub(super) fn modify(
     by_id(c, id)
 }
 
+/// Records a review outcome or quality change; with `owner`, only while that reviewer holds
+/// the review. `None` when no live template (held by `owner`) has that id.
 pub(super) fn set_status(
     c: &Connection,
     id: i64,
+    owner: Option<&str>,
     status: AuditStatus,
     reason: &str,
     event: Option<&NewEvent>,
     now: i64,
-) -> Result<TemplateRow> {
+) -> Result<Option<TemplateRow>> {
     let n = c.execute(
         "UPDATE templates SET audit_status = ?1, reason = ?2, review_due_at = NULL, review_owner = NULL, \
-         review_lease_until = NULL, updated_at = ?3 WHERE id = ?4 AND deleted_at IS NULL",
-        params![status.as_str(), reason, now, id],
+         review_lease_until = NULL, updated_at = ?3 \
+         WHERE id = ?4 AND deleted_at IS NULL AND (?5 IS NULL OR review_owner = ?5)",
+        params![status.as_str(), reason, now, id, owner],
     )?;
     if n == 0 {
-        return Err(StoreError::NotFound(format!("template {id}")));
+        return Ok(None);
     }
     if let Some(e) = event {
         insert_event(c, e, now)?;
     }
-    by_id(c, id)
+    by_id(c, id).map(Some)
 }
 
 pub(super) fn claim_reviews(
@@ -260,8 +264,11 @@ impl TemplateStore for SqliteStore {
         now: i64,
     ) -> Result<TemplateRow> {
         let reason = reason.to_string();
-        self.write(move |c, _| set_status(c, id, status, &reason, event.as_ref(), now))
-            .await
+        self.write(move |c, _| {
+            set_status(c, id, None, status, &reason, event.as_ref(), now)?
+                .ok_or_else(|| StoreError::NotFound(format!("template {id}")))
+        })
+        .await
     }
 
     async fn finish_template_review(
@@ -275,16 +282,7 @@ impl TemplateStore for SqliteStore {
     ) -> Result<Option<TemplateRow>> {
         let (owner, reason) = (owner.to_string(), reason.to_string());
         self.write(move |c, _| {
-            let held: bool = c.query_row(
-                "SELECT EXISTS (SELECT 1 FROM templates WHERE id = ?1 AND deleted_at IS NULL \
-                     AND review_owner = ?2)",
-                params![id, owner],
-                |r| r.get(0),
-            )?;
-            if !held {
-                return Ok(None);
-            }
-            set_status(c, id, status, &reason, event.as_ref(), now).map(Some)
+            set_status(c, id, Some(&owner), status, &reason, event.as_ref(), now)
         })
         .await
     }
