@@ -162,18 +162,19 @@ pub(crate) fn status_change(u: &crate::StatusUpdate) -> Option<(bool, i32)> {
 /// [`opencams_domain::MessageStatus::may_become`]: failed ends a message that has not been
 /// delivered (a late failed after delivery is ignored); a later delivered/read wins even over
 /// failed (whose rank is below every other); a late sent never moves a message back. `failed`
-/// and `rank` are the placeholders of [`status_change`]'s two values. The order comes from the
-/// domain's [`opencams_domain::MessageStatus::rank_sql`].
-pub(crate) fn status_moves_sql(failed: &str, rank: &str) -> String {
+/// and `rank` are the placeholders (or columns) of [`status_change`]'s two values, `status` the
+/// message's status column. The order comes from the domain's
+/// [`opencams_domain::MessageStatus::rank_sql`].
+pub(crate) fn status_moves_sql(status: &str, failed: &str, rank: &str) -> String {
     use opencams_domain::MessageStatus;
-    let order = MessageStatus::rank_sql("status");
+    let order = MessageStatus::rank_sql(status);
     let failable: Vec<MessageStatus> = MessageStatus::ALL
         .iter()
         .copied()
         .filter(|s| s.may_become(MessageStatus::Failed))
         .collect();
     let failable = MessageStatus::sql_list(&failable);
-    format!("CASE WHEN {failed} THEN status IN {failable} ELSE {order} < {rank} END")
+    format!("CASE WHEN {failed} THEN {status} IN {failable} ELSE {order} < {rank} END")
 }
 
 /// The SQL condition of a fallback `f` (of message `m`) that must be decided at `now` (a

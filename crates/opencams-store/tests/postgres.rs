@@ -427,6 +427,76 @@ async fn concurrent_webhooks_apply_every_status_in_order() {
     }
 }
 
+/// Concurrent settlements of every kind share a batch (one statement per kind): each is
+/// answered for its own message, a settlement by a claimer that no longer holds the lease
+/// changes nothing, and the events of the ended ones are appended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_settlements_of_every_kind_are_each_applied() {
+    use opencams_domain::MessageStatus::{Accepted, Failed};
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let s = node(&db).await;
+    let n = 90;
+    let messages: Vec<MessageRow> = (0..n).map(|i| outbound(&format!("m{i}"), 2)).collect();
+    s.insert_messages(messages, Vec::new()).await.unwrap();
+    let claimed = s.claim_due("W", 3, 60_000, 1000).await.unwrap();
+    assert_eq!(claimed.len(), n);
+    let outcome = |i: usize| match i % 3 {
+        0 => Settlement::Submitted {
+            provider_id: format!("wamid.{i}"),
+        },
+        1 => Settlement::Retry {
+            due_at: 50_000,
+            error: format!("busy {i}"),
+        },
+        _ => Settlement::Ended {
+            status: Failed,
+            error_code: "131026".into(),
+            error_description: format!("undeliverable {i}"),
+            event: Some(event_of(&format!("m{i}"))),
+        },
+    };
+    let calls = (0..n).map(|i| {
+        let s = s.clone();
+        // every tenth by a claimer without the lease
+        let owner = if i % 10 == 9 { "X" } else { "W" };
+        tokio::spawn(async move { s.settle(&format!("m{i}"), owner, outcome(i), 5).await })
+    });
+    let answers: Vec<bool> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    for (i, released) in answers.iter().enumerate() {
+        assert_eq!(*released, i % 10 != 9, "m{i}");
+        let m = s.message(&format!("m{i}")).await.unwrap().unwrap();
+        match (i % 10 == 9, i % 3) {
+            (true, _) => assert_eq!((m.status, m.provider_id), (Accepted, None), "m{i}"),
+            (false, 0) => assert_eq!(m.provider_id, Some(format!("wamid.{i}")), "m{i}"),
+            (false, 1) => {
+                assert_eq!(m.status, Accepted, "m{i}");
+                assert_eq!(m.error_description, Some(format!("busy {i}")), "m{i}");
+            }
+            (false, _) => {
+                assert_eq!(m.status, Failed, "m{i}");
+                assert_eq!(m.error_code.as_deref(), Some("131026"), "m{i}");
+            }
+        }
+    }
+    // the retried ones and those settled by the wrong claimer are still queued
+    let queued = (0..n).filter(|i| i % 3 == 1 || i % 10 == 9).count() as u64;
+    assert_eq!(s.queue_len().await.unwrap(), queued);
+    let events: i64 = raw(&db)
+        .await
+        .query_one("SELECT COUNT(*) FROM events", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let ended = (0..n).filter(|i| i % 3 == 2 && i % 10 != 9).count() as i64;
+    assert_eq!(events, ended);
+}
+
 /// Concurrent sends share a transaction; one that cannot be stored (a message id taken) fails
 /// alone, with none of its rows written, and the others are stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,14 +40,28 @@ fn fallback_row(r: &Row, at: usize) -> Result<FallbackRow> {
     })
 }
 
-/// Inserts the fallback rows of a batch of messages (see [`Timers`]).
-pub(super) const INSERT_TIMERS_SQL: &str = "INSERT INTO fallbacks (message_id, account_id, policy_id, state, due_at, created_at, updated_at) \
-     SELECT m, a, p, s, d, c, c \
-     FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
-     AS t(m, a, p, s, d, c)";
+/// Inserts the fallback rows of a batch of messages (see [`Timers`]) from the placeholders
+/// `$first..$first + 5`.
+pub(super) fn insert_timers_sql(first: usize) -> String {
+    let p = |i: usize| first + i;
+    format!(
+        "INSERT INTO fallbacks (message_id, account_id, policy_id, state, due_at, created_at, \
+           updated_at) \
+         SELECT m, a, p, s, d, c, c \
+         FROM UNNEST(${}::text[], ${}::bigint[], ${}::text[], ${}::text[], ${}::bigint[], \
+                     ${}::bigint[]) \
+         AS t(m, a, p, s, d, c)",
+        p(0),
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5)
+    )
+}
 
 /// The fallback rows of the messages accepted with a FallBackId (see [`fallback_timer`]), as the
-/// parameters of [`INSERT_TIMERS_SQL`].
+/// parameters of [`insert_timers_sql`].
 pub(super) struct Timers<'a> {
     ids: Vec<&'a str>,
     accounts: Vec<i64>,

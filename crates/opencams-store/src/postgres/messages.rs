@@ -19,8 +19,11 @@ use opencams_domain::message::FallBackRule;
 use opencams_domain::{Direction, MessageStatus, SendType};
 
 use super::batch::Batched;
-use super::fallbacks::{INSERT_TIMERS_SQL, Timers};
-use super::{PgStore, append_events, append_events_at, enum_col, in_transaction, opt_enum_col};
+use super::fallbacks::{Timers, insert_timers_sql};
+use super::{
+    EventColumns, PgStore, append_events, append_events_at, append_events_sql, enum_col,
+    in_transaction, opt_enum_col,
+};
 use crate::common::{queued, status_change, status_moves_sql};
 use crate::*;
 
@@ -112,14 +115,152 @@ static INSERT_INBOUND_SQL: LazyLock<String> = LazyLock::new(|| {
 const ENQUEUE_SQL: &str =
     "INSERT INTO queue (message_id, due_at) SELECT * FROM UNNEST($1::text[], $2::bigint[])";
 
-/// One column of `messages`.
-fn column<'a, T>(messages: &[&'a MessageRow], f: impl Fn(&'a MessageRow) -> T) -> Vec<T> {
-    messages.iter().map(|m| f(m)).collect()
+/// The columns of messages to insert, one array each, as the parameters of [`INSERT_SQL`] (in
+/// [`COLS`]' order).
+struct MessageColumns<'a> {
+    id: Vec<&'a str>,
+    account_id: Vec<i64>,
+    space_id: Vec<&'a str>,
+    direction: Vec<&'static str>,
+    sender: Vec<&'a str>,
+    recipient: Vec<&'a str>,
+    send_type: Vec<&'static str>,
+    message_type: Vec<&'a str>,
+    template_code: Vec<Option<&'a str>>,
+    template_name: Vec<Option<&'a str>>,
+    language: Vec<Option<&'a str>>,
+    body: Vec<&'a str>,
+    task_id: Vec<Option<&'a str>>,
+    tag: Vec<Option<&'a str>>,
+    tracking_data: Vec<Option<&'a str>>,
+    label: Vec<Option<&'a str>>,
+    ttl_secs: Vec<Option<i64>>,
+    fallback_id: Vec<Option<&'a str>>,
+    fallback_content: Vec<Option<&'a str>>,
+    fallback_duration: Vec<Option<i64>>,
+    fallback_rule: Vec<Option<&'static str>>,
+    group_id: Vec<Option<&'a str>>,
+    context_id: Vec<Option<&'a str>>,
+    status: Vec<&'static str>,
+    error_code: Vec<Option<&'a str>>,
+    error_description: Vec<Option<&'a str>>,
+    provider_id: Vec<Option<&'a str>>,
+    created_at: Vec<i64>,
+    updated_at: Vec<i64>,
 }
 
-/// Inserts `messages` with their queue entries (outbound ones still `accepted`, due at once) and
-/// fallback timers in `tx`, the three inserts pipelined; returns how many messages were
-/// inserted. `inbound`: see [`INSERT_INBOUND_SQL`] (the caller rolls back when none was).
+impl<'a> MessageColumns<'a> {
+    fn of(messages: &[&'a MessageRow]) -> Self {
+        Self {
+            id: messages.iter().map(|m| m.id.as_str()).collect(),
+            account_id: messages.iter().map(|m| m.account_id).collect(),
+            space_id: messages.iter().map(|m| m.space_id.as_str()).collect(),
+            direction: messages.iter().map(|m| m.direction.as_str()).collect(),
+            sender: messages.iter().map(|m| m.sender.as_str()).collect(),
+            recipient: messages.iter().map(|m| m.recipient.as_str()).collect(),
+            send_type: messages.iter().map(|m| m.send_type.as_str()).collect(),
+            message_type: messages.iter().map(|m| m.message_type.as_str()).collect(),
+            template_code: messages
+                .iter()
+                .map(|m| m.template_code.as_deref())
+                .collect(),
+            template_name: messages
+                .iter()
+                .map(|m| m.template_name.as_deref())
+                .collect(),
+            language: messages.iter().map(|m| m.language.as_deref()).collect(),
+            body: messages.iter().map(|m| m.body.as_str()).collect(),
+            task_id: messages.iter().map(|m| m.task_id.as_deref()).collect(),
+            tag: messages.iter().map(|m| m.tag.as_deref()).collect(),
+            tracking_data: messages
+                .iter()
+                .map(|m| m.tracking_data.as_deref())
+                .collect(),
+            label: messages.iter().map(|m| m.label.as_deref()).collect(),
+            ttl_secs: messages.iter().map(|m| m.ttl_secs).collect(),
+            fallback_id: messages.iter().map(|m| m.fallback_id.as_deref()).collect(),
+            fallback_content: messages
+                .iter()
+                .map(|m| m.fallback_content.as_deref())
+                .collect(),
+            fallback_duration: messages.iter().map(|m| m.fallback_duration).collect(),
+            fallback_rule: messages
+                .iter()
+                .map(|m| m.fallback_rule.map(FallBackRule::as_str))
+                .collect(),
+            group_id: messages.iter().map(|m| m.group_id.as_deref()).collect(),
+            context_id: messages.iter().map(|m| m.context_id.as_deref()).collect(),
+            status: messages.iter().map(|m| m.status.as_str()).collect(),
+            error_code: messages.iter().map(|m| m.error_code.as_deref()).collect(),
+            error_description: messages
+                .iter()
+                .map(|m| m.error_description.as_deref())
+                .collect(),
+            provider_id: messages.iter().map(|m| m.provider_id.as_deref()).collect(),
+            created_at: messages.iter().map(|m| m.created_at).collect(),
+            updated_at: messages.iter().map(|m| m.updated_at).collect(),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); NCOLS] {
+        [
+            &self.id,
+            &self.account_id,
+            &self.space_id,
+            &self.direction,
+            &self.sender,
+            &self.recipient,
+            &self.send_type,
+            &self.message_type,
+            &self.template_code,
+            &self.template_name,
+            &self.language,
+            &self.body,
+            &self.task_id,
+            &self.tag,
+            &self.tracking_data,
+            &self.label,
+            &self.ttl_secs,
+            &self.fallback_id,
+            &self.fallback_content,
+            &self.fallback_duration,
+            &self.fallback_rule,
+            &self.group_id,
+            &self.context_id,
+            &self.status,
+            &self.error_code,
+            &self.error_description,
+            &self.provider_id,
+            &self.created_at,
+            &self.updated_at,
+        ]
+    }
+}
+
+/// The queue entries of the outbound messages still `accepted` (due at once), as the parameters
+/// of [`ENQUEUE_SQL`].
+struct QueueColumns<'a> {
+    ids: Vec<&'a str>,
+    due: Vec<i64>,
+}
+
+impl<'a> QueueColumns<'a> {
+    fn of(messages: &[&'a MessageRow]) -> Self {
+        let waiting = messages.iter().filter(|m| queued(m));
+        Self {
+            ids: waiting.clone().map(|m| m.id.as_str()).collect(),
+            due: waiting.map(|m| m.created_at).collect(),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 2] {
+        [&self.ids, &self.due]
+    }
+}
+
+/// Inserts `messages` with their queue entries and fallback timers in `tx`, the three inserts
+/// pipelined; returns how many messages were inserted. `inbound`: see [`INSERT_INBOUND_SQL`]
+/// (the caller rolls back when none was).
 async fn insert_rows(
     tx: &impl GenericClient,
     messages: &[&MessageRow],
@@ -128,75 +269,9 @@ async fn insert_rows(
     if messages.is_empty() {
         return Ok(0);
     }
-    let ms = messages;
-    let id = column(ms, |m| m.id.as_str());
-    let account_id = column(ms, |m| m.account_id);
-    let space_id = column(ms, |m| m.space_id.as_str());
-    let direction = column(ms, |m| m.direction.as_str());
-    let sender = column(ms, |m| m.sender.as_str());
-    let recipient = column(ms, |m| m.recipient.as_str());
-    let send_type = column(ms, |m| m.send_type.as_str());
-    let message_type = column(ms, |m| m.message_type.as_str());
-    let template_code = column(ms, |m| m.template_code.as_deref());
-    let template_name = column(ms, |m| m.template_name.as_deref());
-    let language = column(ms, |m| m.language.as_deref());
-    let body = column(ms, |m| m.body.as_str());
-    let task_id = column(ms, |m| m.task_id.as_deref());
-    let tag = column(ms, |m| m.tag.as_deref());
-    let tracking_data = column(ms, |m| m.tracking_data.as_deref());
-    let label = column(ms, |m| m.label.as_deref());
-    let ttl_secs = column(ms, |m| m.ttl_secs);
-    let fallback_id = column(ms, |m| m.fallback_id.as_deref());
-    let fallback_content = column(ms, |m| m.fallback_content.as_deref());
-    let fallback_duration = column(ms, |m| m.fallback_duration);
-    let fallback_rule = column(ms, |m| m.fallback_rule.map(FallBackRule::as_str));
-    let group_id = column(ms, |m| m.group_id.as_deref());
-    let context_id = column(ms, |m| m.context_id.as_deref());
-    let status = column(ms, |m| m.status.as_str());
-    let error_code = column(ms, |m| m.error_code.as_deref());
-    let error_description = column(ms, |m| m.error_description.as_deref());
-    let provider_id = column(ms, |m| m.provider_id.as_deref());
-    let created_at = column(ms, |m| m.created_at);
-    let updated_at = column(ms, |m| m.updated_at);
-    let params: [&(dyn ToSql + Sync); NCOLS] = [
-        &id,
-        &account_id,
-        &space_id,
-        &direction,
-        &sender,
-        &recipient,
-        &send_type,
-        &message_type,
-        &template_code,
-        &template_name,
-        &language,
-        &body,
-        &task_id,
-        &tag,
-        &tracking_data,
-        &label,
-        &ttl_secs,
-        &fallback_id,
-        &fallback_content,
-        &fallback_duration,
-        &fallback_rule,
-        &group_id,
-        &context_id,
-        &status,
-        &error_code,
-        &error_description,
-        &provider_id,
-        &created_at,
-        &updated_at,
-    ];
-
-    let waiting: Vec<&MessageRow> = ms.iter().copied().filter(|m| queued(m)).collect();
-    let queue_ids = column(&waiting, |m| m.id.as_str());
-    let queue_due = column(&waiting, |m| m.created_at);
-    let queue_params: [&(dyn ToSql + Sync); 2] = [&queue_ids, &queue_due];
-    let timers = Timers::of(ms);
-    let timer_params = timers.params();
-
+    let columns = MessageColumns::of(messages);
+    let queue = QueueColumns::of(messages);
+    let timers = Timers::of(messages);
     let insert_sql: &str = if inbound {
         &INSERT_INBOUND_SQL
     } else {
@@ -205,24 +280,25 @@ async fn insert_rows(
     let (insert, enqueue, arm) = tokio::join!(
         tx.prepare_cached(insert_sql),
         tx.prepare_cached(ENQUEUE_SQL),
-        tx.prepare_cached(INSERT_TIMERS_SQL)
+        tx.prepare_cached(&INSERT_TIMERS_SQL)
     );
     let (insert, enqueue, arm) = (insert?, enqueue?, arm?);
+    let params = columns.params();
     // pipelined, sent in this order on the first poll; the first error is the one to report (the
     // statements after a failed one only say that the transaction is aborted)
     let (inserted, enqueued, armed) = tokio::join!(
         tx.execute(&insert, &params),
         async {
-            if waiting.is_empty() {
+            if queue.ids.is_empty() {
                 return Ok(0);
             }
-            tx.execute(&enqueue, &queue_params).await
+            tx.execute(&enqueue, &queue.params()).await
         },
         async {
             if timers.is_empty() {
                 return Ok(0);
             }
-            tx.execute(&arm, &timer_params).await
+            tx.execute(&arm, &timers.params()).await
         }
     );
     let inserted = inserted?;
@@ -230,6 +306,28 @@ async fn insert_rows(
     armed?;
     Ok(inserted)
 }
+
+static INSERT_TIMERS_SQL: LazyLock<String> = LazyLock::new(|| insert_timers_sql(1));
+
+/// Accepted sends in one statement, committed on its own: the messages, their queue entries,
+/// fallback timers and events, each a data-modifying CTE, from [`MessageColumns`],
+/// [`QueueColumns`], [`Timers`] and [`EventColumns`] in that order. One statement instead of a
+/// transaction of four saves PostgreSQL three answers, each a socket write (BENCHMARKS.md).
+static INSERT_ACCEPTED_SQL: LazyLock<String> = LazyLock::new(|| {
+    let (q, t, e) = (NCOLS + 1, NCOLS + 3, NCOLS + 9);
+    format!(
+        "WITH inserted AS ({} RETURNING 1), \
+           enqueued AS (INSERT INTO queue (message_id, due_at) \
+             SELECT * FROM UNNEST(${q}::text[], ${}::bigint[])), \
+           armed AS ({}), \
+           appended AS ({}) \
+         SELECT COUNT(*) FROM inserted",
+        *INSERT_SQL,
+        q + 1,
+        insert_timers_sql(t),
+        append_events_sql(e)
+    )
+});
 
 /// Records an inbound message from `user` to `sender` at `at`: the window only moves forward.
 async fn record_window(c: &impl GenericClient, sender: &str, user: &str, at: i64) -> Result<()> {
@@ -284,8 +382,8 @@ impl Batched for Insert {
     }
 }
 
-/// Stores the messages, queue entries, fallback timers and events of `inserts` in one
-/// transaction. The events of a call are created at its first message's time.
+/// Stores the messages, queue entries, fallback timers and events of `inserts` in one statement
+/// ([`INSERT_ACCEPTED_SQL`]). The events of a call are created at its first message's time.
 async fn insert_together(pool: &Pool, inserts: &[&Insert]) -> Result<()> {
     let c = pool.get().await?;
     let messages: Vec<&MessageRow> = inserts.iter().flat_map(|i| &i.messages).collect();
@@ -296,11 +394,20 @@ async fn insert_together(pool: &Pool, inserts: &[&Insert]) -> Result<()> {
             i.events.iter().map(move |e| (e, at))
         })
         .collect();
-    in_transaction(&c, async {
-        insert_rows(&c, &messages, false).await?;
-        append_events_at(&c, &events).await
-    })
-    .await
+    let (columns, queue, timers, events) = (
+        MessageColumns::of(&messages),
+        QueueColumns::of(&messages),
+        Timers::of(&messages),
+        EventColumns::of(&events),
+    );
+    let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(NCOLS + 13);
+    params.extend(columns.params());
+    params.extend(queue.params());
+    params.extend(timers.params());
+    params.extend(events.params());
+    let stmt = c.prepare_cached(&INSERT_ACCEPTED_SQL).await?;
+    c.query_one(&stmt, &params).await?;
+    Ok(())
 }
 
 // settlements
@@ -335,14 +442,28 @@ fn lock_order(s: &Settle) -> (&str, &str) {
     }
 }
 
-/// Settles `settles` in one transaction (statements pipelined), appending the events of those
-/// that ended last; for each, whether its owner still held the lease.
+/// Settles `settles` in one transaction, appending the events of those that ended last; for
+/// each, whether its owner still held the lease.
 async fn settle_together(pool: &Pool, settles: &[&Settle]) -> Result<Vec<bool>> {
     let c = pool.get().await?;
+    // the usual batch, submissions of distinct messages, is one statement that commits alone
+    let submissions = settles
+        .iter()
+        .all(|s| matches!(s.outcome, Settlement::Submitted { .. }));
+    let distinct = || {
+        let ids: std::collections::HashSet<&str> = settles.iter().map(|s| s.id.as_str()).collect();
+        ids.len() == settles.len()
+    };
+    if submissions && distinct() {
+        return settle_on(&c, settles).await;
+    }
     in_transaction(&c, settle_on(&c, settles)).await
 }
 
-/// [`settle_together`]'s statements, on `tx` (in its transaction).
+/// [`settle_together`]'s statements, on `tx` (in its transaction): one set-based statement per
+/// kind of outcome and [`rounds`] round (one round unless a message is settled twice in the
+/// batch), pipelined. A statement per settlement cost PostgreSQL more in statement overhead and
+/// socket writes than the rows' work (BENCHMARKS.md).
 async fn settle_on(tx: &super::Client, settles: &[&Settle]) -> Result<Vec<bool>> {
     let (submitted, retry, ended) = tokio::join!(
         tx.prepare_cached(SETTLE_SUBMITTED_SQL),
@@ -352,52 +473,99 @@ async fn settle_on(tx: &super::Client, settles: &[&Settle]) -> Result<Vec<bool>>
     let (submitted, retry, ended) = (submitted?, retry?, ended?);
     let mut order: Vec<usize> = (0..settles.len()).collect();
     order.sort_by(|&a, &b| lock_order(settles[a]).cmp(&lock_order(settles[b])));
-    let statuses: Vec<Option<&str>> = settles
-        .iter()
-        .map(|s| match &s.outcome {
-            Settlement::Ended { status, .. } => Some(status.as_str()),
-            _ => None,
-        })
-        .collect();
-    let runs = order.iter().map(|&i| {
-        let s = settles[i];
-        let (tx, submitted, retry, ended, status) = (tx, &submitted, &retry, &ended, statuses[i]);
-        async move {
-            let row = match &s.outcome {
-                Settlement::Submitted { provider_id } => {
-                    let params: [&(dyn ToSql + Sync); 4] = [&s.id, &s.owner, provider_id, &s.now];
-                    tx.query_one(submitted, &params).await?
-                }
-                Settlement::Retry { due_at, error } => {
-                    let params: [&(dyn ToSql + Sync); 5] = [&s.id, &s.owner, due_at, error, &s.now];
-                    tx.query_one(retry, &params).await?
-                }
-                Settlement::Ended {
-                    error_code,
-                    error_description,
-                    ..
-                } => {
-                    let params: [&(dyn ToSql + Sync); 6] = [
-                        &s.id,
-                        &s.owner,
-                        &status,
-                        error_code,
-                        error_description,
-                        &s.now,
-                    ];
-                    tx.query_one(ended, &params).await?
-                }
-            };
-            let released: i64 = row.try_get(0)?;
-            Ok::<_, StoreError>((i, released > 0))
+    // per round, the settlements of each kind in lock order: those without a provider id come
+    // first in that order, so retries and ends run before submissions
+    let round_of = rounds(
+        order
+            .iter()
+            .map(|&i| [Some((0, settles[i].id.as_str())), None]),
+    );
+    let mut groups: Vec<[Vec<usize>; 3]> = Vec::new();
+    for (&i, &r) in order.iter().zip(&round_of) {
+        if groups.len() <= r {
+            groups.resize_with(r + 1, Default::default);
         }
-    });
-    // pipelined: every statement goes out before the first answer comes back
-    let results = futures_util::future::join_all(runs).await;
+        let kind = match settles[i].outcome {
+            Settlement::Retry { .. } => 0,
+            Settlement::Ended { .. } => 1,
+            Settlement::Submitted { .. } => 2,
+        };
+        groups[r][kind].push(i);
+    }
+    let runs = groups
+        .iter()
+        .flat_map(|g| g.iter().enumerate())
+        .filter(|(_, group)| !group.is_empty())
+        .map(|(kind, group)| {
+            let (submitted, retry, ended) = (&submitted, &retry, &ended);
+            async move {
+                let of = |i: &usize| settles[*i];
+                let ids: Vec<&str> = group.iter().map(|i| of(i).id.as_str()).collect();
+                let owners: Vec<&str> = group.iter().map(|i| of(i).owner.as_str()).collect();
+                let nows: Vec<i64> = group.iter().map(|i| of(i).now).collect();
+                let rows = match kind {
+                    0 => {
+                        let (mut dues, mut errors) = (Vec::new(), Vec::new());
+                        for i in group {
+                            if let Settlement::Retry { due_at, error } = &of(i).outcome {
+                                dues.push(*due_at);
+                                errors.push(error.as_str());
+                            }
+                        }
+                        let params: [&(dyn ToSql + Sync); 5] =
+                            [&ids, &owners, &dues, &errors, &nows];
+                        tx.query(retry, &params).await?
+                    }
+                    1 => {
+                        let (mut statuses, mut codes, mut descriptions) =
+                            (Vec::new(), Vec::new(), Vec::new());
+                        for i in group {
+                            if let Settlement::Ended {
+                                status,
+                                error_code,
+                                error_description,
+                                ..
+                            } = &of(i).outcome
+                            {
+                                statuses.push(status.as_str());
+                                codes.push(error_code.as_str());
+                                descriptions.push(error_description.as_str());
+                            }
+                        }
+                        let params: [&(dyn ToSql + Sync); 6] =
+                            [&ids, &owners, &statuses, &codes, &descriptions, &nows];
+                        tx.query(ended, &params).await?
+                    }
+                    _ => {
+                        let providers: Vec<&str> = group
+                            .iter()
+                            .filter_map(|i| match &of(i).outcome {
+                                Settlement::Submitted { provider_id } => Some(provider_id.as_str()),
+                                _ => None,
+                            })
+                            .collect();
+                        let params: [&(dyn ToSql + Sync); 4] = [&ids, &owners, &providers, &nows];
+                        tx.query(submitted, &params).await?
+                    }
+                };
+                let released = rows
+                    .iter()
+                    .map(|r| r.try_get::<_, String>(0))
+                    .collect::<std::result::Result<std::collections::HashSet<_>, _>>()?;
+                Ok::<_, StoreError>(
+                    group
+                        .iter()
+                        .map(|&i| (i, released.contains(&settles[i].id)))
+                        .collect::<Vec<_>>(),
+                )
+            }
+        });
+    // pipelined: every statement goes out before the first answer comes back, and the server
+    // runs them in this order
+    let results = futures_util::future::try_join_all(runs).await?;
     let mut released = vec![false; settles.len()];
-    for r in results {
-        let (i, ok) = r?;
-        released[i] = ok;
+    for (i, ok) in results.into_iter().flatten() {
+        released[i] |= ok;
     }
     let events: Vec<(&NewEvent, i64)> = order
         .iter()
@@ -409,6 +577,27 @@ async fn settle_on(tx: &super::Client, settles: &[&Settle]) -> Result<Vec<bool>>
         .collect();
     append_events_at(tx, &events).await?;
     Ok(released)
+}
+
+/// The round of each of a batch's items (given in order by their keys, up to two each): the one
+/// after the last round holding any of its keys. No round holds two items sharing a key, and the
+/// items of one key keep their order across rounds. Each round is one set-based statement, in
+/// which a row matched by two items would be changed only once.
+fn rounds<'a>(keys: impl Iterator<Item = [Option<(u8, &'a str)>; 2]>) -> Vec<usize> {
+    let mut last: std::collections::HashMap<(u8, &str), usize> = std::collections::HashMap::new();
+    keys.map(|item| {
+        let round = item
+            .iter()
+            .flatten()
+            .filter_map(|k| last.get(k).map(|r| r + 1))
+            .max()
+            .unwrap_or(0);
+        for k in item.into_iter().flatten() {
+            last.insert(k, round);
+        }
+        round
+    })
+    .collect()
 }
 
 // the queue
@@ -431,36 +620,50 @@ static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-// a settlement ends or releases the queue entry only for the lease holder, and changes the
-// message only when that happened, in one statement; each returns how many entries it released
+// a settlement ends or releases the queue entries only for their lease holders, and changes
+// the messages only where that happened, in one statement per kind of outcome; each returns the
+// ids of the messages it released
 
 const SETTLE_SUBMITTED_SQL: &str = "WITH released AS ( \
-       DELETE FROM queue WHERE message_id = $1 AND lease_owner = $2 RETURNING message_id), \
+       DELETE FROM queue q \
+       USING UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[]) AS s(id, owner, pid, at) \
+       WHERE q.message_id = s.id AND q.lease_owner = s.owner \
+       RETURNING q.message_id, s.pid, s.at), \
      changed AS ( \
-       UPDATE messages SET provider_id = $3, updated_at = GREATEST(updated_at, $4) \
-       WHERE id IN (SELECT message_id FROM released) RETURNING id) \
-     SELECT COUNT(*) FROM released";
+       UPDATE messages m SET provider_id = r.pid, updated_at = GREATEST(m.updated_at, r.at) \
+       FROM released r WHERE m.id = r.message_id RETURNING m.id) \
+     SELECT message_id FROM released";
 
 const SETTLE_RETRY_SQL: &str = "WITH released AS ( \
-       UPDATE queue SET due_at = $3, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL \
-       WHERE message_id = $1 AND lease_owner = $2 RETURNING message_id), \
+       UPDATE queue q SET due_at = s.due, attempts = q.attempts + 1, lease_owner = NULL, \
+         lease_until = NULL \
+       FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[]) \
+         AS s(id, owner, due, error, at) \
+       WHERE q.message_id = s.id AND q.lease_owner = s.owner \
+       RETURNING q.message_id, s.error, s.at), \
      changed AS ( \
-       UPDATE messages SET error_description = $4, updated_at = $5 \
-       WHERE id IN (SELECT message_id FROM released) RETURNING id) \
-     SELECT COUNT(*) FROM released";
+       UPDATE messages m SET error_description = r.error, updated_at = r.at \
+       FROM released r WHERE m.id = r.message_id RETURNING m.id) \
+     SELECT message_id FROM released";
 
 const SETTLE_ENDED_SQL: &str = "WITH released AS ( \
-       DELETE FROM queue WHERE message_id = $1 AND lease_owner = $2 RETURNING message_id), \
+       DELETE FROM queue q \
+       USING UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) \
+         AS s(id, owner, status, code, description, at) \
+       WHERE q.message_id = s.id AND q.lease_owner = s.owner \
+       RETURNING q.message_id, s.status, s.code, s.description, s.at), \
      changed AS ( \
-       UPDATE messages SET status = $3, error_code = $4, error_description = $5, updated_at = $6 \
-       WHERE id IN (SELECT message_id FROM released) RETURNING id) \
-     SELECT COUNT(*) FROM released";
+       UPDATE messages m SET status = r.status, error_code = r.code, \
+         error_description = r.description, updated_at = r.at \
+       FROM released r WHERE m.id = r.message_id RETURNING m.id) \
+     SELECT message_id FROM released";
 
 // provider statuses
 
 /// The columns a status reads and writes, in [`status_row`]'s order.
 const STATUS_COLS: &str =
     "id, account_id, status, error_code, error_description, provider_id, updated_at";
+const STATUS_NCOLS: usize = 7;
 
 fn status_row(r: &Row) -> Result<MessageStatusRow> {
     Ok(MessageStatusRow {
@@ -474,22 +677,29 @@ fn status_row(r: &Row) -> Result<MessageStatusRow> {
     })
 }
 
-/// Finds, checks and updates in one statement, in the order of [`status_moves_sql`]. Built
-/// once: it runs twice per delivered message. A status can overtake the settlement that records
-/// the provider id: the provider echoes our MessageId (`$8`) in `biz_opaque_callback_data`, so a
-/// message without a provider id is found by it too, and the id recorded. When that settlement
-/// holds the row, the UPDATE waits for its commit and then finds the row by the provider id.
+/// Finds, checks and updates a round of statuses (no two for one message: [`rounds`]) in one
+/// statement, in the order of [`status_moves_sql`], and returns each changed message with the
+/// status's position in the round (last). Built once. A status can overtake the settlement that
+/// records the provider id: the provider echoes our MessageId (`mid`) in
+/// `biz_opaque_callback_data`, so a message without a provider id is found by it too, and the id
+/// recorded. When that settlement holds the row, the UPDATE waits for its commit and then finds
+/// the row by the provider id.
 static CHANGE_STATUS_SQL: LazyLock<String> = LazyLock::new(|| {
-    let moves = status_moves_sql("$6", "$7");
+    let moves = status_moves_sql("m.status", "u.failed", "u.rank");
+    let cols = prefixed(STATUS_COLS, "m");
     format!(
-        "UPDATE messages SET status = $2, \
-           error_code = CASE WHEN $6 THEN $3 ELSE error_code END, \
-           error_description = CASE WHEN $6 THEN $4 ELSE error_description END, \
-           updated_at = GREATEST(updated_at, $5), provider_id = $1 \
-         WHERE (provider_id = $1 \
-                OR ($8::text IS NOT NULL AND id = $8 AND direction = 'out' AND provider_id IS NULL)) \
+        "UPDATE messages m SET status = u.status, \
+           error_code = CASE WHEN u.failed THEN u.code ELSE m.error_code END, \
+           error_description = CASE WHEN u.failed THEN u.description ELSE m.error_description END, \
+           updated_at = GREATEST(m.updated_at, u.at), provider_id = u.pid \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bool[], \
+                     $7::int4[], $8::text[]) \
+           WITH ORDINALITY AS u(pid, status, code, description, at, failed, rank, mid, n) \
+         WHERE (m.provider_id = u.pid \
+                OR (u.mid IS NOT NULL AND m.id = u.mid AND m.direction = 'out' \
+                    AND m.provider_id IS NULL)) \
            AND {moves} \
-         RETURNING {STATUS_COLS}"
+         RETURNING {cols}, u.n"
     )
 });
 
@@ -551,32 +761,79 @@ async fn apply_on(
         tx.prepare_cached(&STATUS_BY_PROVIDER_SQL)
     );
     let (change, by_provider) = (change?, by_provider?);
-    // pipelined: every statement goes out before the first answer comes back, and the server
-    // runs them in this order
-    let changes = order.iter().map(|at| {
-        let (tx, change, u) = (tx, &change, update(at));
+    // the statuses that may change their message (positions in `order`), in rounds
+    let moving: Vec<(usize, bool, i32)> = order
+        .iter()
+        .enumerate()
+        .filter_map(|(k, at)| status_change(update(at)).map(|(failed, rank)| (k, failed, rank)))
+        .collect();
+    let round_of = rounds(moving.iter().map(|&(k, ..)| {
+        let u = update(&order[k]);
+        [
+            Some((0, u.provider_id.as_str())),
+            u.message_id.as_deref().map(|m| (1, m)),
+        ]
+    }));
+    let mut groups: Vec<Vec<(usize, bool, i32)>> = Vec::new();
+    for (&m, &r) in moving.iter().zip(&round_of) {
+        if groups.len() <= r {
+            groups.resize_with(r + 1, Vec::new);
+        }
+        groups[r].push(m);
+    }
+    // pipelined: every round goes out before the first answer comes back, and the server runs
+    // them in this order
+    let runs = groups.iter().map(|group| {
+        let (change, order) = (&change, &order);
         async move {
-            let Some((failed, new_rank)) = status_change(u) else {
-                return Ok(None);
-            };
+            let of = |k: usize| update(&order[k]);
+            let providers: Vec<&str> = group.iter().map(|g| of(g.0).provider_id.as_str()).collect();
+            let statuses: Vec<&str> = group.iter().map(|g| of(g.0).status.as_str()).collect();
+            let codes: Vec<Option<&str>> = group
+                .iter()
+                .map(|g| of(g.0).error_code.as_deref())
+                .collect();
+            let descriptions: Vec<Option<&str>> = group
+                .iter()
+                .map(|g| of(g.0).error_description.as_deref())
+                .collect();
+            let ats: Vec<i64> = group.iter().map(|g| of(g.0).at).collect();
+            let failed: Vec<bool> = group.iter().map(|g| g.1).collect();
+            let ranks: Vec<i32> = group.iter().map(|g| g.2).collect();
+            let mids: Vec<Option<&str>> = group
+                .iter()
+                .map(|g| of(g.0).message_id.as_deref())
+                .collect();
             let params: [&(dyn ToSql + Sync); 8] = [
-                &u.provider_id,
-                &u.status.as_str(),
-                &u.error_code,
-                &u.error_description,
-                &u.at,
+                &providers,
+                &statuses,
+                &codes,
+                &descriptions,
+                &ats,
                 &failed,
-                &new_rank,
-                &u.message_id,
+                &ranks,
+                &mids,
             ];
-            tx.query_opt(change, &params)
-                .await?
-                .map(|r| status_row(&r))
-                .transpose()
+            let mut out = Vec::new();
+            for r in tx.query(change, &params).await? {
+                let n: i64 = r.try_get(STATUS_NCOLS)?;
+                let at = usize::try_from(n - 1)
+                    .ok()
+                    .and_then(|i| group.get(i))
+                    .ok_or_else(|| StoreError::Database(format!("status round: no input {n}")))?;
+                out.push((at.0, status_row(&r)?));
+            }
+            Ok::<_, StoreError>(out)
         }
     });
-    let changed: Vec<Option<MessageStatusRow>> =
-        futures_util::future::try_join_all(changes).await?;
+    let mut changed: Vec<Option<MessageStatusRow>> = vec![None; order.len()];
+    for (k, m) in futures_util::future::try_join_all(runs)
+        .await?
+        .into_iter()
+        .flatten()
+    {
+        changed[k] = Some(m);
+    }
     // the messages left unchanged, as they are now
     let unchanged: Vec<&str> = order
         .iter()
@@ -778,5 +1035,28 @@ impl MessageStore for PgStore {
             .iter()
             .map(|r| message_row(r, 0))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rounds;
+
+    #[test]
+    fn rounds_keep_each_keys_order_and_never_share_a_key() {
+        let k = |a: &'static str, b: Option<&'static str>| [Some((0, a)), b.map(|b| (1, b))];
+        let items = [
+            k("p1", Some("m1")),
+            k("p2", None),
+            k("p1", None),       // after the first p1
+            k("p3", Some("m1")), // m1 again: after the first item
+            k("p1", Some("m9")), // after the second p1
+            k("p4", None),
+        ];
+        assert_eq!(rounds(items.into_iter()), vec![0, 0, 1, 1, 2, 0]);
+        // the same text as a different kind of key is another key
+        let apart = [[Some((0, "x")), None], [Some((1, "x")), None]];
+        assert_eq!(rounds(apart.into_iter()), vec![0, 0]);
+        assert!(rounds(std::iter::empty()).is_empty());
     }
 }

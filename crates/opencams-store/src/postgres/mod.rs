@@ -206,25 +206,64 @@ pub(crate) async fn append_events_at(
     if events.is_empty() {
         return Ok(());
     }
-    let accounts: Vec<i64> = events.iter().map(|(e, _)| e.account_id).collect();
-    let kinds: Vec<&str> = events.iter().map(|(e, _)| e.kind.as_str()).collect();
-    let messages: Vec<Option<&str>> = events
-        .iter()
-        .map(|(e, _)| e.message_id.as_deref())
-        .collect();
-    let payloads: Vec<&str> = events.iter().map(|(e, _)| e.payload.as_str()).collect();
-    let created: Vec<i64> = events.iter().map(|(_, at)| *at).collect();
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO events (account_id, kind, message_id, payload, created_at) \
-             SELECT a, k, m, p, c \
-             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
-             WITH ORDINALITY AS t(a, k, m, p, c, n) ORDER BY n",
-        )
-        .await?;
-    let params: [&(dyn ToSql + Sync); 5] = [&accounts, &kinds, &messages, &payloads, &created];
-    tx.execute(&stmt, &params).await?;
+    let columns = EventColumns::of(events);
+    let stmt = tx.prepare_cached(&APPEND_EVENTS_SQL).await?;
+    tx.execute(&stmt, &columns.params()).await?;
     Ok(())
+}
+
+/// Appends events from one array per column (account, kind, message, payload, time) taken from
+/// the placeholders `$first..$first + 4`, in the arrays' order: the ids say the order.
+pub(crate) fn append_events_sql(first: usize) -> String {
+    let p = |i: usize| first + i;
+    format!(
+        "INSERT INTO events (account_id, kind, message_id, payload, created_at) \
+         SELECT a, k, m, p, c \
+         FROM UNNEST(${}::bigint[], ${}::text[], ${}::text[], ${}::text[], ${}::bigint[]) \
+         WITH ORDINALITY AS t(a, k, m, p, c, n) ORDER BY n",
+        p(0),
+        p(1),
+        p(2),
+        p(3),
+        p(4)
+    )
+}
+
+static APPEND_EVENTS_SQL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| append_events_sql(1));
+
+/// The columns of events to append, as the parameters of [`append_events_sql`].
+pub(crate) struct EventColumns<'a> {
+    accounts: Vec<i64>,
+    kinds: Vec<&'a str>,
+    messages: Vec<Option<&'a str>>,
+    payloads: Vec<&'a str>,
+    created: Vec<i64>,
+}
+
+impl<'a> EventColumns<'a> {
+    pub(crate) fn of(events: &[(&'a NewEvent, i64)]) -> Self {
+        Self {
+            accounts: events.iter().map(|(e, _)| e.account_id).collect(),
+            kinds: events.iter().map(|(e, _)| e.kind.as_str()).collect(),
+            messages: events
+                .iter()
+                .map(|(e, _)| e.message_id.as_deref())
+                .collect(),
+            payloads: events.iter().map(|(e, _)| e.payload.as_str()).collect(),
+            created: events.iter().map(|(_, at)| *at).collect(),
+        }
+    }
+
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [
+            &self.accounts,
+            &self.kinds,
+            &self.messages,
+            &self.payloads,
+            &self.created,
+        ]
+    }
 }
 
 impl PgStore {

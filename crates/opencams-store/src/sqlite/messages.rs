@@ -236,7 +236,7 @@ fn status_row(r: &Row<'_>) -> rusqlite::Result<MessageStatusRow> {
 /// Finds, checks and updates in one statement, in the order of [`status_moves_sql`]. Built
 /// once: it runs twice per delivered message.
 static CHANGE_STATUS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let moves = status_moves_sql("?6", "?7");
+    let moves = status_moves_sql("status", "?6", "?7");
     format!(
         "UPDATE messages SET status = ?2, \
            error_code = CASE WHEN ?6 THEN ?3 ELSE error_code END, \
