@@ -67,6 +67,35 @@ pub fn machine() -> Value {
     json!({"cores": cores, "memory_mb": mem_kb / 1024, "loadavg_1m": load})
 }
 
+/// How long this machine's disk takes to make a small write durable (8 KiB `pwrite` and
+/// `fdatasync`, as a commit does), sampled every 2 ms for `duration` in the temporary
+/// directory. Every durable send waits for one such sync, so its stalls (seen here: most syncs
+/// 0.2 ms, a few a minute at 50–100 ms) are what sets the accept p99 on an idle machine.
+pub fn disk_sync_probe(duration: std::time::Duration) -> anyhow::Result<Value> {
+    use std::io::Write;
+    use std::time::Instant;
+    let mut file = tempfile::tempfile()?;
+    let block = vec![b'x'; 8192];
+    let mut ms: Vec<f64> = Vec::new();
+    let end = Instant::now() + duration;
+    while Instant::now() < end {
+        let t = Instant::now();
+        file.write_all(&block)?;
+        file.sync_data()?;
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms.get(((ms.len() as f64 * q) as usize).min(ms.len().saturating_sub(1)));
+    Ok(json!({
+        "syncs": ms.len(),
+        "p50_ms": at(0.5).map(|x| round(*x, 3)),
+        "p99_ms": at(0.99).map(|x| round(*x, 3)),
+        "max_ms": ms.last().map(|x| round(*x, 3)),
+        "over_20ms": ms.iter().filter(|x| **x > 20.0).count(),
+    }))
+}
+
 /// Prints the report for people: a table of the load runs, then the other results as
 /// `key  value` lines.
 pub fn print_human(report: &Value) {

@@ -13,6 +13,8 @@
 //! `/proc`, so only for a server on this machine), and statements when the server preloads
 //! `pg_stat_statements`.
 //! These are the server's figures: the load generator shares the machine and is not counted.
+//! First, `disk_sync`: the latency of a small durable write on this machine
+//! ([`report::disk_sync_probe`]), which every durable send waits for.
 
 use serde_json::{Map, Value, json};
 
@@ -39,6 +41,14 @@ pub async fn run(
              postgres://user@host:port/db (a server where the user may CREATE DATABASE)"
         );
     };
+    // the disk first: its sync stalls explain the accept p99s below
+    let probe = if opts.smoke { 0.2 } else { 3.0 };
+    let disk = tokio::task::spawn_blocking(move || {
+        report::disk_sync_probe(std::time::Duration::from_secs_f64(probe))
+    })
+    .await??;
+    eprintln!("disk sync: {disk}");
+    results.insert("disk_sync".into(), disk);
     let (flat, rate) = baseline(opts).await?;
     let mut columns = vec![Column {
         name: "baseline",
