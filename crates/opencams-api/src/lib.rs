@@ -1,11 +1,13 @@
 //! The opencams HTTP server: the CAMS RPC endpoint (`/`), authentication of both signature
 //! schemes, per-account rate limits, one file per action under `actions/`, health and metrics,
-//! and the HTTP edge of provider webhooks (`webhooks`, behind the `WebhookIngest` trait). It
+//! the HTTP edge of provider webhooks (`webhooks`, behind the `WebhookIngest` trait), and the
+//! web console (`console`). It
 //! decodes and routes; business rules live in `opencams-domain`, SQL in `opencams-store`, and
 //! providers' formats in `opencams-channels`, which this crate does not depend on.
 
 pub mod actions;
 pub mod auth;
+pub mod console;
 pub mod context;
 pub mod health;
 pub mod limits;

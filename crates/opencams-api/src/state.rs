@@ -57,4 +57,6 @@ pub struct AppState {
     pub ingest: Arc<dyn crate::webhooks::WebhookIngest>,
     /// Where templates go for review.
     pub submitter: Arc<dyn crate::review::TemplateSubmitter>,
+    /// The web console's sign-in limits.
+    pub console: crate::console::ConsoleState,
 }

@@ -177,6 +177,26 @@ pub(crate) fn status_moves_sql(status: &str, failed: &str, rank: &str) -> String
     format!("CASE WHEN {failed} THEN {status} IN {failable} ELSE {order} < {rank} END")
 }
 
+/// The statement of [`crate::MessageStore::hourly_counts`]: hour (its start), status, direction
+/// and count, with the placeholders `account`, `from` and `to`; `bytewise` is what makes text
+/// order bytewise in ORDER BY (PostgreSQL's `COLLATE "C"`; nothing on SQLite, which compares
+/// so), so both backends list in one order. The account's spaces are the way in: the messages
+/// are read through the (space, time) index that the message history uses, not through an
+/// index of their own that every accepted send would have to write to. The account filter on
+/// top keeps the count to the account's own messages whatever the spaces say.
+pub(crate) fn hourly_counts_sql(account: &str, from: &str, to: &str, bytewise: &str) -> String {
+    const HOUR_MS: i64 = 3_600_000;
+    // floored, not truncated, to the hour: `%` takes the dividend's sign on both backends, so a
+    // time before 1970 would otherwise land in the hour after its own
+    let hour = format!("created_at - ((created_at % {HOUR_MS}) + {HOUR_MS}) % {HOUR_MS}");
+    format!(
+        "SELECT {hour}, status, direction, COUNT(*) FROM messages \
+         WHERE space_id IN (SELECT id FROM spaces WHERE account_id = {account}) \
+         AND account_id = {account} AND created_at >= {from} AND created_at < {to} \
+         GROUP BY 1, 2, 3 ORDER BY 1, status {bytewise}, direction {bytewise}"
+    )
+}
+
 /// The SQL condition of a fallback `f` (of message `m`) that must be decided at `now` (a
 /// placeholder), with the statuses that decide it taken from the domain: a due timer; an armed
 /// one whose message will never be delivered (fires); a waiting one whose message reached the

@@ -1,6 +1,7 @@
 //! `opencams copy`: moves everything a SQLite install keeps into an empty PostgreSQL database —
 //! accounts, keys, numbers, templates, messages, events, the pending queue, callback outboxes and
-//! cursor, fallback timers — row for row, so the same master key opens its secrets there.
+//! cursor, fallback timers, web-console users — row for row, so the same master key opens its
+//! secrets there (and the same passwords sign in).
 //!
 //! The source is read in one read transaction (a consistent snapshot, even while a server still
 //! writes to it); the target is written in one transaction with binary COPY, so a failed copy
@@ -16,9 +17,12 @@ use tokio_postgres::types::{ToSql, Type};
 
 use crate::{Cipher, Result, StoreError};
 
-/// Every table, parents before children (foreign keys are checked row by row).
+/// Every table, parents before children (foreign keys are checked row by row). Console sessions
+/// are left behind: they are short-lived sign-ins to the server being replaced, and whoever
+/// signs in again gets a new one.
 const TABLES: &[&str] = &[
     "accounts",
+    "console_users",
     "spaces",
     "access_keys",
     "account_settings",
@@ -42,6 +46,7 @@ const TABLES: &[&str] = &[
 /// Tables whose identity column must continue after the copied ids.
 const IDENTITIES: &[&str] = &[
     "accounts",
+    "console_users",
     "numbers",
     "templates",
     "events",

@@ -1,10 +1,11 @@
 //! opencams storage. The `Store` is one trait per aggregate (accounts, numbers, nonces,
-//! templates, messages with the durable queue, events with callback delivery, fallbacks; see
-//! [`traits`]), with the SQLite backend (embedded default: WAL, one group-commit writer thread, a
-//! pool of readers, one file per aggregate under `sqlite/`); the backend is chosen from the
-//! database URL. All SQL lives in this crate, and so do secrets at rest (AES-256-GCM). Errors name
-//! no database. The domain's vocabularies (statuses, kinds, states) are stored as their text and
-//! read back into their enums; the status order the SQL applies comes from the domain.
+//! templates, messages with the durable queue, events with callback delivery, fallbacks, the web
+//! console's users and sessions; see [`traits`]), with the SQLite backend (embedded default: WAL,
+//! one group-commit writer thread, a pool of readers, one file per aggregate under `sqlite/`);
+//! the backend is chosen from the database URL. All SQL lives in this crate, and so do secrets at
+//! rest (AES-256-GCM). Errors name no database. The domain's vocabularies (statuses, kinds,
+//! states) are stored as their text and read back into their enums; the status order the SQL
+//! applies comes from the domain.
 //! It never speaks HTTP and knows no channel formats; of the CAMS formats it knows the event
 //! records, built in [`events`] (status events are completed from their message as they are read),
 //! and [`cache::StoreCache`] is the one read-through cache the hot paths share.
@@ -32,7 +33,7 @@ pub use traits::*;
 pub mod prelude {
     pub use crate::traits::{
         AccountStore, EventStore, FallbackStore, LimitStore, MessageStore, NonceStore, NumberStore,
-        Store, TemplateStore,
+        Store, TemplateStore, UserStore,
     };
 }
 

@@ -53,6 +53,104 @@ pub struct Space {
     pub created_at: i64,
 }
 
+/// A console user's role: what its pages let it do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Operator,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Operator, Role::Viewer];
+
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// The role of a stored text; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A web-console user of one account. Its password hash (Argon2id, made by the caller) is
+/// kept out of `Debug`, so that logging a user never hands out something to crack offline.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConsoleUser {
+    pub id: i64,
+    pub account_id: i64,
+    /// Lowercased: emails are compared case-insensitively.
+    pub email: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub enabled: bool,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for ConsoleUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleUser")
+            .field("id", &self.id)
+            .field("account_id", &self.account_id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("password_hash", &"***")
+            .field("enabled", &self.enabled)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
+pub struct NewConsoleUser {
+    pub account_id: i64,
+    /// Stored lowercased.
+    pub email: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for NewConsoleUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewConsoleUser")
+            .field("account_id", &self.account_id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("password_hash", &"***")
+            .finish()
+    }
+}
+
+/// A console sign-in. The store keeps only a hash of the session token (the cookie's value), so
+/// its rows do not let anyone sign in; the CSRF token is the form token of the session's pages
+/// and is kept out of `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub token_hash: String,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for ConsoleSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleSession")
+            .field("token_hash", &self.token_hash)
+            .field("user_id", &self.user_id)
+            .field("csrf_token", &"***")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewKey {
     pub account_id: i64,
@@ -263,6 +361,16 @@ pub struct MessageRow {
     pub provider_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// Messages of one status created in one hour (for the console's charts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourlyCount {
+    /// The start of the hour, unix milliseconds (UTC).
+    pub hour_ms: i64,
+    pub status: MessageStatus,
+    pub direction: Direction,
+    pub count: u64,
 }
 
 /// A fallback policy: where a message goes by SMS when WhatsApp does not deliver it.

@@ -1,8 +1,9 @@
 //! The Store, by aggregate: one trait each for accounts (with their spaces, settings and access
 //! keys), sender numbers, nonces, templates, messages (with the durable queue and the 24-hour
-//! window), events (the log and the callback outboxes fed from it) and fallbacks (policies and
-//! SMS timers). [`Store`] is all of them plus the backend's own life (ping, close); callers hold
-//! an `Arc<dyn Store>` (whose methods include every aggregate's).
+//! window), events (the log and the callback outboxes fed from it), fallbacks (policies and
+//! SMS timers) and the web console's users and sessions. [`Store`] is all of them plus the
+//! backend's own life (ping, close); callers hold an `Arc<dyn Store>` (whose methods include
+//! every aggregate's).
 //!
 //! Times are unix milliseconds passed in by the caller: the clock is injected above this layer.
 //! Every method is written against no particular database, and the conformance suite
@@ -175,6 +176,11 @@ pub trait MessageStore: Send + Sync {
     /// Moves the window of (sender, user) forward to `at` (never back).
     async fn record_inbound_window(&self, sender: &str, user: &str, at: i64) -> Result<()>;
     async fn last_inbound(&self, sender: &str, user: &str) -> Result<Option<i64>>;
+
+    /// Messages of `account_id` created in `[from, to)` counted per UTC hour (by `created_at`),
+    /// status and direction, ordered by hour (then status and direction, by their stored text).
+    /// Hours without messages are absent. For the console's overview charts.
+    async fn hourly_counts(&self, account_id: i64, from: i64, to: i64) -> Result<Vec<HourlyCount>>;
 }
 
 /// The event log and the callback delivery fed from it: webhook settings, signing secrets, the
@@ -262,6 +268,35 @@ pub trait FallbackStore: Send + Sync {
     async fn fallback(&self, message_id: &str) -> Result<Option<FallbackRow>>;
 }
 
+/// Web-console users (per account, with a role) and their sign-in sessions. Passwords arrive
+/// hashed (Argon2id, by the caller) and session tokens as their hashes: the store never sees
+/// either in the clear.
+#[async_trait::async_trait]
+pub trait UserStore: Send + Sync {
+    /// A new user; `Conflict` if the email (compared case-insensitively; stored lowercased) is
+    /// taken, `NotFound` if the account does not exist.
+    async fn create_user(&self, user: NewConsoleUser, now: i64) -> Result<ConsoleUser>;
+    /// By email, case-insensitively.
+    async fn user_by_email(&self, email: &str) -> Result<Option<ConsoleUser>>;
+    async fn user(&self, id: i64) -> Result<Option<ConsoleUser>>;
+    /// Every user, or one account's; ordered by account, then email.
+    async fn list_users(&self, account_id: Option<i64>) -> Result<Vec<ConsoleUser>>;
+    /// `NotFound` if no such user. Also ends every session of the user (a changed password signs
+    /// it out everywhere), in the same transaction.
+    async fn set_user_password(&self, id: i64, password_hash: &str) -> Result<ConsoleUser>;
+    /// `NotFound` if no such user. Disabling also ends every session of the user; enabling
+    /// brings none back.
+    async fn set_user_enabled(&self, id: i64, enabled: bool) -> Result<ConsoleUser>;
+    /// `Conflict` if the token hash is in use, `NotFound` if the user does not exist.
+    async fn create_session(&self, session: ConsoleSession) -> Result<()>;
+    /// The session if it exists and `expires_at > now`.
+    async fn session(&self, token_hash: &str, now: i64) -> Result<Option<ConsoleSession>>;
+    /// Ends a session (nothing happens if there is none: signing out twice is fine).
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    /// Deletes sessions with `expires_at <= now`; returns how many.
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64>;
+}
+
 /// Token buckets that every node sharing the store shares: the API's per-account limits and the
 /// dispatcher's send rates hold across a cluster. Callers batch their takes (see
 /// [`crate::limits::SharedBuckets`]): one call serves many requests.
@@ -288,6 +323,7 @@ pub trait Store:
     + EventStore
     + FallbackStore
     + LimitStore
+    + UserStore
     + Send
     + Sync
 {

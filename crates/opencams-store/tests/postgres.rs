@@ -606,6 +606,28 @@ async fn copy_moves_everything_and_a_failed_copy_can_run_again() {
         .insert_messages(vec![m], vec![event_of("m1")])
         .await
         .unwrap();
+    let user = source
+        .create_user(
+            NewConsoleUser {
+                account_id: acct.id,
+                email: "Ops@Acme.com".into(),
+                role: Role::Operator,
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            },
+            4,
+        )
+        .await
+        .unwrap();
+    source
+        .create_session(ConsoleSession {
+            token_hash: "th".into(),
+            user_id: user.id,
+            csrf_token: "csrf".into(),
+            created_at: 4,
+            expires_at: i64::MAX,
+        })
+        .await
+        .unwrap();
     source.close().await;
 
     // a value the target cannot take makes the copy fail, and leaves the target empty
@@ -643,17 +665,38 @@ async fn copy_moves_everything_and_a_failed_copy_can_run_again() {
     assert_eq!(rows("accounts"), Some(1));
     assert_eq!(rows("messages"), Some(1));
     assert_eq!(rows("queue"), Some(1));
+    assert_eq!(rows("console_users"), Some(1));
+    assert_eq!(rows("console_sessions"), None, "sessions stay behind");
     let target = node(&db).await;
     assert_eq!(
         target.key(&key.id).await.unwrap().unwrap().secret,
         key.secret
     );
+    // the user arrives whole (the same password signs in), its sessions do not
+    assert_eq!(
+        target.user_by_email("ops@acme.com").await.unwrap(),
+        Some(user.clone())
+    );
+    assert_eq!(target.session("th", 0).await.unwrap(), None);
     let claimed = target.claim_due("n1", 10, 1000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(target.message_events("m1").await.unwrap().len(), 1);
     // ids go on after the copied ones
     let other = target.create_account("globex", 4).await.unwrap();
     assert!(other.id > acct.id);
+    let second = target
+        .create_user(
+            NewConsoleUser {
+                account_id: other.id,
+                email: "admin@globex.com".into(),
+                role: Role::Admin,
+                password_hash: "h".into(),
+            },
+            5,
+        )
+        .await
+        .unwrap();
+    assert!(second.id > user.id);
     target.close().await;
 
     // a target that holds data is refused

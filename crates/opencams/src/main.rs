@@ -36,6 +36,9 @@ enum Command {
     /// Manage spaces (CustSpaceId)
     #[command(subcommand)]
     Space(cmd::space::SpaceCmd),
+    /// Manage the web console's users
+    #[command(subcommand)]
+    User(cmd::user::UserCmd),
     /// Manage access keys
     #[command(subcommand)]
     Key(cmd::key::KeyCmd),
@@ -82,6 +85,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => cmd::serve::run(&cli.storage, args).await,
             Command::Account(c) => cmd::account::run(&cli.storage, c).await,
             Command::Space(c) => cmd::space::run(&cli.storage, c).await,
+            Command::User(c) => cmd::user::run(&cli.storage, c).await,
             Command::Key(c) => cmd::key::run(&cli.storage, c).await,
             Command::Number(c) => cmd::number::run(&cli.storage, c).await,
             Command::Send(a) => cmd::send::run(a).await,

@@ -24,7 +24,7 @@ use super::{
     EventColumns, PgStore, append_events, append_events_at, append_events_sql, enum_col,
     in_transaction, opt_enum_col,
 };
-use crate::common::{queued, status_change, status_moves_sql};
+use crate::common::{hourly_counts_sql, queued, status_change, status_moves_sql};
 use crate::*;
 
 /// The columns of a message, in [`message_row`]'s order.
@@ -1034,6 +1034,26 @@ impl MessageStore for PgStore {
             .await?
             .iter()
             .map(|r| message_row(r, 0))
+            .collect()
+    }
+
+    async fn hourly_counts(&self, account_id: i64, from: i64, to: i64) -> Result<Vec<HourlyCount>> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&hourly_counts_sql("$1", "$2", "$3", r#"COLLATE "C""#))
+            .await?;
+        let params: [&(dyn ToSql + Sync); 3] = [&account_id, &from, &to];
+        c.query(&stmt, &params)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(HourlyCount {
+                    hour_ms: r.try_get(0)?,
+                    status: enum_col(r, 1, MessageStatus::parse)?,
+                    direction: enum_col(r, 2, Direction::parse)?,
+                    count: r.try_get::<_, i64>(3)? as u64,
+                })
+            })
             .collect()
     }
 }

@@ -24,6 +24,7 @@ mod nonces;
 mod numbers;
 mod templates;
 pub mod testdb;
+mod users;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::Row;

@@ -6,7 +6,7 @@ use opencams_domain::message::FallBackRule;
 use opencams_domain::{Direction, MessageStatus, SendType};
 
 use super::{SqliteStore, enum_col, opt_enum_col};
-use crate::common::{queued, status_change, status_moves_sql};
+use crate::common::{hourly_counts_sql, queued, status_change, status_moves_sql};
 
 use crate::*;
 
@@ -461,5 +461,21 @@ impl MessageStore for SqliteStore {
 
     async fn list_messages(&self, filter: MessageFilter) -> Result<Vec<MessageRow>> {
         self.read(move |c, _| list_messages(c, &filter)).await
+    }
+
+    async fn hourly_counts(&self, account_id: i64, from: i64, to: i64) -> Result<Vec<HourlyCount>> {
+        self.read(move |c, _| {
+            let mut stmt = c.prepare_cached(&hourly_counts_sql("?1", "?2", "?3", ""))?;
+            let rows = stmt.query_map(params![account_id, from, to], |r| {
+                Ok(HourlyCount {
+                    hour_ms: r.get(0)?,
+                    status: enum_col(r, 1, MessageStatus::parse)?,
+                    direction: enum_col(r, 2, Direction::parse)?,
+                    count: r.get::<_, i64>(3)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
     }
 }

@@ -10,6 +10,7 @@ mod nonces;
 mod numbers;
 mod schema;
 mod templates;
+mod users;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -272,6 +272,31 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE templates ADD COLUMN review_owner TEXT;
     ALTER TABLE templates ADD COLUMN review_lease_until INTEGER;
     "#,
+    // 9: web-console users (emails stored lowercased, so UNIQUE is case-insensitive) and their
+    // sessions, found by the hash of their token. The console's hourly message counts need no
+    // index of their own: they read an account's spaces through messages_space_time, and one
+    // more index on messages would cost every accepted send a write
+    r#"
+    CREATE TABLE console_users (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        email TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX console_users_account ON console_users(account_id, email);
+    CREATE TABLE console_sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES console_users(id),
+        csrf_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX console_sessions_expiry ON console_sessions(expires_at);
+    CREATE INDEX console_sessions_user ON console_sessions(user_id);
+    "#,
 ];
 
 pub(crate) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {

@@ -12,6 +12,7 @@ use opencams_store::postgres::testdb::TestDatabase;
 use opencams_store::*;
 
 mod cases;
+mod console;
 mod receipts;
 
 fn cipher() -> Cipher {
@@ -120,4 +121,8 @@ conformance! {
     cases::statuses_that_overtake_the_settlement_find_the_message_by_its_id,
     receipts::outbox_keeps_event_order_leases_retries_disables_and_replays,
     receipts::message_history_filters_and_pages,
+    console::console_users_are_found_by_email_in_any_case_and_listed_per_account,
+    console::a_password_change_or_disabling_ends_that_users_sessions_only,
+    console::console_sessions_expire_and_are_deleted,
+    console::hourly_counts_bucket_one_accounts_messages_by_hour_status_and_direction,
 }

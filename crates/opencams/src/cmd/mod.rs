@@ -12,6 +12,7 @@ pub mod simulate;
 pub mod simulator;
 pub mod space;
 pub mod template;
+pub mod user;
 pub mod webhook;
 
 use std::sync::Arc;

@@ -21,6 +21,8 @@ use crate::config::{DEFAULT_LISTEN, NodeId, StorageArgs};
 
 /// The sender number a fresh installation starts with.
 pub const BOOTSTRAP_NUMBER: &str = "8613600000000";
+/// The console admin a fresh installation starts with (its password is printed once).
+pub const BOOTSTRAP_USER: &str = "admin@localhost";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -61,6 +63,12 @@ pub struct ServeArgs {
         allow_negative_numbers = true
     )]
     clock_offset_ms: i64,
+    /// Serve the web console (/console) on this address instead of on --listen's
+    #[arg(long, env = "OPENCAMS_CONSOLE_LISTEN")]
+    console_listen: Option<String>,
+    /// Do not serve the web console
+    #[arg(long, env = "OPENCAMS_NO_CONSOLE", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    no_console: bool,
     #[command(flatten)]
     sim: crate::embedded_sim::SimArgs,
     #[command(flatten)]
@@ -145,6 +153,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         webhooks: WebhookConfig {
             verify_token: args.webhook_verify_token.clone(),
         },
+        console: Default::default(),
         ingest: Arc::new(WebhookIngest(opencams_dispatch::ingest::Ingest::new(
             store.clone(),
             clock,
@@ -235,13 +244,47 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
             http_stop.cancel();
         });
     }
+    let mut app =
+        opencams_api::router(state.clone()).merge(crate::embedded_sim::routes(&sim, &sim_token));
+    // the console: with the API, on a listener of its own, or not at all
+    let mut console_server = None;
+    if !args.no_console {
+        let console = opencams_api::console::router(state.clone());
+        match &args.console_listen {
+            None => app = app.merge(console),
+            Some(at) => {
+                let addr: SocketAddr = at.parse().with_context(|| {
+                    format!("--console-listen {at:?} is not an address like 127.0.0.1:8081")
+                })?;
+                let l = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} for the console"))?;
+                println!("opencams console on http://{}/console", l.local_addr()?);
+                let stop = http_stop.clone();
+                console_server = Some(tokio::spawn(async move {
+                    axum::serve(
+                        l,
+                        console.into_make_service_with_connect_info::<SocketAddr>(),
+                    )
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+                }));
+            }
+        }
+    }
+    drop(state);
     println!("opencams listening on http://{local}");
     tracing::info!(%local, data_dir = %storage.data_dir.display(), "opencams serving");
-    let app = opencams_api::router(state).merge(crate::embedded_sim::routes(&sim, &sim_token));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(http_stop.cancelled_owned())
-        .await
-        .context("server failed")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(http_stop.cancelled_owned())
+    .await
+    .context("server failed")?;
+    if let Some(c) = console_server {
+        c.await?.context("console server failed")?;
+    }
     // the router (and with it the nonce sender) is gone: let the workers drain, then close
     workers.cancel();
     let _ = reviews.await;
@@ -343,6 +386,20 @@ async fn bootstrap(store: &dyn Store, addr: SocketAddr) -> anyhow::Result<()> {
             now,
         )
         .await?;
+    let console_password = opencams_api::console::password::generate();
+    let hash = opencams_api::console::password::hash(&console_password)
+        .map_err(|e| anyhow::anyhow!("cannot hash the console password: {e}"))?;
+    store
+        .create_user(
+            opencams_store::NewConsoleUser {
+                account_id: account.id,
+                email: BOOTSTRAP_USER.into(),
+                role: opencams_store::Role::Admin,
+                password_hash: hash,
+            },
+            now,
+        )
+        .await?;
     let endpoint = addr.to_string();
     println!(
         r#"opencams: first start on an empty database; created:
@@ -351,6 +408,8 @@ async fn bootstrap(store: &dyn Store, addr: SocketAddr) -> anyhow::Result<()> {
   AccessKeyId      {id}
   AccessKeySecret  {secret}   (shown only now)
   sender number    {number} (channel simulator)
+  console user     {user} (admin)
+  console password {console_password}   (shown only now; change it with `opencams user password`)
 
 Try it with the official SDK (pip install alibabacloud-cams20200606):
 
@@ -366,6 +425,7 @@ print(client.query_chatapp_phone_numbers(models.QueryChatappPhoneNumbersRequest(
         id = key.id,
         secret = key.secret.expose(),
         number = BOOTSTRAP_NUMBER,
+        user = BOOTSTRAP_USER,
     );
     Ok(())
 }

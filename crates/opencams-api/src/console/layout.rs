@@ -1,0 +1,101 @@
+//! The page shell every console page is drawn in (maud, compiled into the binary), its
+//! stylesheet, and the headers every page carries: nothing is fetched from elsewhere, pages are
+//! not cached, not framed, and run no script from anywhere but this server.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+
+use super::session::Signed;
+
+/// The stylesheet, served at [`CSS_PATH`].
+const CSS: &str = include_str!("console.css");
+/// Versioned by hand when `console.css` changes, so a long cache never serves an old one.
+pub const CSS_PATH: &str = "/console/static/console-1.css";
+
+/// `GET CSS_PATH`.
+pub async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+/// The pages in the navigation: (path, label).
+const NAV: [(&str, &str); 1] = [("/console", "Overview")];
+
+/// A whole page: `title`, the navigation and who is signed in (with the sign-out form) when
+/// `signed`, and `body`.
+pub fn page(status: StatusCode, title: &str, signed: Option<&Signed>, body: Markup) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · opencams" }
+                link rel="stylesheet" href=(CSS_PATH);
+            }
+            body {
+                header.top {
+                    a.brand href="/console" { "opencams" }
+                    @if let Some(s) = signed {
+                        nav aria-label="Console" {
+                            @for (path, label) in NAV {
+                                a href=(path) { (label) }
+                            }
+                        }
+                        div.who {
+                            span { (s.user.email) " · " (s.account.name) " · " (s.user.role.as_str()) }
+                            form method="post" action="/console/logout" {
+                                input type="hidden" name="csrf" value=(s.session.csrf_token);
+                                button type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    };
+    let mut response = (status, markup.into_string()).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+/// A page that only says what went wrong.
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    page(
+        status,
+        "Error",
+        None,
+        html! {
+            h1 { "Something went wrong" }
+            p.error role="alert" { (message) }
+            p { a href="/console" { "Back to the console" } }
+        },
+    )
+}

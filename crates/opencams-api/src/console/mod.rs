@@ -1,0 +1,35 @@
+//! The web console under `/console`, for the people who run an account: server-rendered pages
+//! (maud, compiled into the binary; a stylesheet served from here, nothing fetched elsewhere)
+//! that work without JavaScript. Console users belong to an account, with a role, and sign in
+//! with an email and a password ([`password`], [`session`]); every page reads and changes only
+//! the signed-in user's account, through the same store and domain rules as the API.
+
+mod layout;
+mod login;
+mod overview;
+pub mod password;
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+
+pub use session::ConsoleState;
+
+use crate::AppState;
+
+/// The console's routes (served with the API, or on a listener of their own).
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/console", get(overview::page_handler))
+        .route(
+            "/console/",
+            get(|| async { Redirect::permanent("/console") }),
+        )
+        .route("/console/login", get(login::form).post(login::submit))
+        .route("/console/logout", post(login::logout))
+        .route(layout::CSS_PATH, get(layout::css))
+        .with_state(state)
+}

@@ -1,0 +1,312 @@
+//! The overview page: the account's outbound messages of the last 24 hours by hour and of the
+//! last 7 days by day, by the status each has reached, with delivery and read rates; its sender
+//! numbers; its callback endpoints. The chart is an SVG drawn here (no script, no library), with
+//! the same figures in a table beside it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{Markup, html};
+use opencams_domain::{Direction, MessageStatus};
+use opencams_store::{HourlyCount, NumberFilter};
+
+use super::layout::{error_page, page};
+use super::session::Signed;
+use crate::AppState;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// The statuses an outbound message can be at, in the chart's stacking order.
+const OUTBOUND: [MessageStatus; 6] = [
+    MessageStatus::Accepted,
+    MessageStatus::Sent,
+    MessageStatus::Delivered,
+    MessageStatus::Read,
+    MessageStatus::Failed,
+    MessageStatus::Expired,
+];
+
+/// Outbound counts per status ([`OUTBOUND`]'s order) and inbound messages, over some period.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    out: [u64; 6],
+    inbound: u64,
+}
+
+impl Tally {
+    fn add(&mut self, c: &HourlyCount) {
+        if c.direction == Direction::In {
+            self.inbound += c.count;
+        } else if let Some(i) = OUTBOUND.iter().position(|s| *s == c.status) {
+            self.out[i] += c.count;
+        }
+    }
+    fn total(&self) -> u64 {
+        self.out.iter().sum()
+    }
+    fn of(&self, s: MessageStatus) -> u64 {
+        OUTBOUND
+            .iter()
+            .position(|x| *x == s)
+            .map_or(0, |i| self.out[i])
+    }
+    /// Delivered or read, of all sent.
+    fn reached(&self) -> u64 {
+        self.of(MessageStatus::Delivered) + self.of(MessageStatus::Read)
+    }
+}
+
+/// `part` of `whole` as a percentage with one decimal, or a dash.
+fn rate(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "–".into()
+    } else {
+        format!("{:.1} %", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+/// Buckets `counts` by `bucket_ms` from `from`, `n` buckets.
+fn buckets(counts: &[HourlyCount], from: i64, bucket_ms: i64, n: usize) -> Vec<(i64, Tally)> {
+    let mut out: BTreeMap<i64, Tally> = (0..n as i64)
+        .map(|i| (from + i * bucket_ms, Tally::default()))
+        .collect();
+    for c in counts {
+        let start = from + (c.hour_ms - from).div_euclid(bucket_ms) * bucket_ms;
+        if let Some(t) = out.get_mut(&start) {
+            t.add(c);
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// `HH:00` or `YYYY-MM-DD` (UTC) of a unix-ms time.
+fn label(ms: i64, day: bool) -> String {
+    let iso = opencams_protocol::time_fmt::format(ms.div_euclid(1000));
+    if day {
+        iso.get(..10).unwrap_or(&iso).to_string()
+    } else {
+        iso.get(11..16).unwrap_or(&iso).to_string()
+    }
+}
+
+/// `GET /console`.
+pub async fn page_handler(State(state): State<Arc<AppState>>, signed: Signed) -> Response {
+    let now = state.clock.now_ms();
+    let this_hour = now.div_euclid(HOUR_MS) * HOUR_MS;
+    let hours_from = this_hour - 23 * HOUR_MS;
+    let today = now.div_euclid(DAY_MS) * DAY_MS;
+    let days_from = today - 6 * DAY_MS;
+    let store = &state.store;
+    let account = signed.account.id;
+    let (counts, numbers, endpoints) = tokio::join!(
+        store.hourly_counts(account, days_from, now + 1),
+        store.list_numbers(NumberFilter {
+            account_id: Some(account),
+            ..Default::default()
+        }),
+        store.list_endpoints(Some(account)),
+    );
+    let (counts, numbers, endpoints) = match (counts, numbers, endpoints) {
+        (Ok(c), Ok(n), Ok(e)) => (c, n, e),
+        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => {
+            tracing::error!(error = %e, "console: reading the overview failed");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The console cannot reach its database right now; try again in a moment.",
+            );
+        }
+    };
+    let hours = buckets(&counts, hours_from, HOUR_MS, 24);
+    let days = buckets(&counts, days_from, DAY_MS, 7);
+    let mut last24 = Tally::default();
+    for (_, t) in &hours {
+        for (i, n) in t.out.iter().enumerate() {
+            last24.out[i] += n;
+        }
+        last24.inbound += t.inbound;
+    }
+    let body = html! {
+        h1 { "Overview" }
+        p.muted { "Account " strong { (signed.account.name) } ". Outbound messages by the status they have reached; times in UTC." }
+        section aria-labelledby="last24" {
+            h2 id="last24" { "Last 24 hours" }
+            div.cards {
+                (card("Sent", last24.total()))
+                (card("Delivered or read", last24.reached()))
+                (card("Read", last24.of(MessageStatus::Read)))
+                (card("Failed", last24.of(MessageStatus::Failed) + last24.of(MessageStatus::Expired)))
+                (card_text("Delivery rate", &rate(last24.reached(), last24.total())))
+                (card_text("Read rate", &rate(last24.of(MessageStatus::Read), last24.total())))
+                (card("Received", last24.inbound))
+            }
+            (chart(&hours))
+        }
+        section aria-labelledby="days" {
+            h2 id="days" { "Last 7 days" }
+            (table(&days, true))
+        }
+        section aria-labelledby="numbers" {
+            h2 id="numbers" { "Sender numbers" }
+            @if numbers.is_empty() {
+                p.muted { "No sender numbers yet." }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr { th { "Number" } th { "Name" } th { "Channel" } th { "Status" } th { "Quality" } th { "Tier" } th.num { "Messages/s" } } }
+                    tbody { @for n in &numbers { tr {
+                        td { (n.phone) } td { (n.verified_name) } td { (n.channel) } td { (n.status) }
+                        td { (n.quality_rating) } td { (n.messaging_limit_tier) } td.num { (n.throughput_mps) }
+                    } } }
+                } }
+            }
+        }
+        section aria-labelledby="endpoints" {
+            h2 id="endpoints" { "Callback endpoints" }
+            @if endpoints.is_empty() {
+                p.muted { "No callback URL has received records yet." }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr { th { "URL" } th { "State" } th.num { "Waiting" } th.num { "Delivered" } th.num { "Failures in a row" } th { "Last error" } } }
+                    tbody { @for e in &endpoints { tr {
+                        td { (e.url) }
+                        td { @if e.enabled { "enabled" } @else { "disabled" @if let Some(r) = &e.disabled_reason { ": " (r) } } }
+                        td.num { (e.pending) } td.num { (e.delivered) } td.num { (e.failures) }
+                        td { (e.last_error.as_deref().unwrap_or("")) }
+                    } } }
+                } }
+            }
+        }
+    };
+    page(StatusCode::OK, "Overview", Some(&signed), body)
+}
+
+fn card(label: &str, n: u64) -> Markup {
+    card_text(label, &n.to_string())
+}
+
+fn card_text(label: &str, value: &str) -> Markup {
+    html! { div.card { div.n { (value) } div.l { (label) } } }
+}
+
+/// The per-period figures as a table (the chart's data, readable without it).
+fn table(rows: &[(i64, Tally)], day: bool) -> Markup {
+    html! {
+        div.table-wrap { table {
+            thead { tr {
+                th { @if day { "Day" } @else { "Hour" } }
+                th.num { "Sent" } th.num { "Delivered or read" } th.num { "Read" } th.num { "Failed" }
+                th.num { "Delivery rate" } th.num { "Read rate" } th.num { "Received" }
+            } }
+            tbody { @for (at, t) in rows { tr {
+                td { (label(*at, day)) }
+                td.num { (t.total()) } td.num { (t.reached()) } td.num { (t.of(MessageStatus::Read)) }
+                td.num { (t.of(MessageStatus::Failed) + t.of(MessageStatus::Expired)) }
+                td.num { (rate(t.reached(), t.total())) } td.num { (rate(t.of(MessageStatus::Read), t.total())) }
+                td.num { (t.inbound) }
+            } } }
+        } }
+    }
+}
+
+/// Stacked bars, one per hour, by status.
+fn chart(hours: &[(i64, Tally)]) -> Markup {
+    const W: f64 = 720.0;
+    const H: f64 = 180.0;
+    const BOTTOM: f64 = 20.0;
+    let max = hours
+        .iter()
+        .map(|(_, t)| t.total())
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let step = W / hours.len().max(1) as f64;
+    let bar = step * 0.8;
+    html! {
+        svg.chart viewBox={ "0 0 " (W) " " (H + BOTTOM) } role="img" aria-labelledby="chart-title" {
+            title id="chart-title" { "Outbound messages per hour, last 24 hours, by status" }
+            @for (i, (at, t)) in hours.iter().enumerate() {
+                @let x = i as f64 * step + (step - bar) / 2.0;
+                g {
+                    title { (label(*at, false)) ": " (t.total()) " sent" @for (j, s) in OUTBOUND.iter().enumerate() { @if t.out[j] > 0 { ", " (t.out[j]) " " (s.as_str()) } } }
+                    @for (s, y, h) in stack(t, max, H) {
+                        rect class={ "s-" (s.as_str()) } x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{bar:.1}")) height=(format!("{h:.1}")) {}
+                    }
+                    @if i % 3 == 0 {
+                        text x=(format!("{:.1}", x + bar / 2.0)) y=(H + 14.0) font-size="10" text-anchor="middle" fill="#57606a" { (label(*at, false)) }
+                    }
+                }
+            }
+        }
+        div.legend aria-hidden="true" {
+            @for s in OUTBOUND { span class={ "s-" (s.as_str()) } { (s.as_str()) } }
+        }
+    }
+}
+
+/// The non-empty segments of one stacked bar, bottom up: (status, top, height), in a chart
+/// `height` high whose tallest bar holds `max` messages (with 10 units of room above it).
+fn stack(t: &Tally, max: f64, height: f64) -> Vec<(MessageStatus, f64, f64)> {
+    let mut top = height;
+    OUTBOUND
+        .iter()
+        .zip(t.out)
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| {
+            let h = n as f64 / max * (height - 10.0);
+            top -= h;
+            (*s, top, h)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(hour_ms: i64, status: MessageStatus, direction: Direction, count: u64) -> HourlyCount {
+        HourlyCount {
+            hour_ms,
+            status,
+            direction,
+            count,
+        }
+    }
+
+    #[test]
+    fn counts_fall_into_their_buckets_with_rates() {
+        let counts = [
+            count(0, MessageStatus::Delivered, Direction::Out, 3),
+            count(HOUR_MS, MessageStatus::Read, Direction::Out, 1),
+            count(HOUR_MS, MessageStatus::Failed, Direction::Out, 1),
+            count(HOUR_MS, MessageStatus::Received, Direction::In, 2),
+            count(5 * HOUR_MS, MessageStatus::Sent, Direction::Out, 9),
+        ];
+        let hours = buckets(&counts, 0, HOUR_MS, 3);
+        assert_eq!(hours.len(), 3);
+        assert_eq!(hours[0].1.reached(), 3);
+        assert_eq!(
+            (hours[1].1.total(), hours[1].1.reached(), hours[1].1.inbound),
+            (2, 1, 2)
+        );
+        // outside the range: not counted
+        assert_eq!(hours[2].1.total(), 0);
+        let day = buckets(&counts, 0, DAY_MS, 1);
+        assert_eq!((day[0].1.total(), day[0].1.reached()), (14, 4));
+        assert_eq!(rate(4, 14), "28.6 %");
+        assert_eq!(rate(0, 0), "–");
+        assert_eq!(label(DAY_MS + 5 * HOUR_MS, false), "05:00");
+        assert_eq!(label(DAY_MS, true), "1970-01-02");
+        // hour 1's bar: 1 read on top of... nothing delivered; then 1 failed above it
+        let bar = stack(&hours[1].1, 2.0, 110.0);
+        assert_eq!(
+            bar,
+            vec![
+                (MessageStatus::Read, 60.0, 50.0),
+                (MessageStatus::Failed, 10.0, 50.0)
+            ]
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! Who is signed in: a random session token in an HttpOnly, SameSite=Strict cookie (Secure when
+//! the request came over HTTPS through a proxy), kept in the store only as its SHA-256, with a
+//! CSRF token per session that every state-changing form carries. Sign-in attempts are limited
+//! per email and per client address.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use cookie::{Cookie, SameSite};
+use opencams_store::{Account, AccountStatus, ConsoleSession, ConsoleUser};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::AppState;
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "opencams_session";
+/// The sign-in form's CSRF cookie (double submit: there is no session yet).
+pub const LOGIN_COOKIE: &str = "opencams_login";
+/// How long a session lasts from sign-in.
+pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
+
+/// 32 random bytes, URL-safe base64: session and CSRF tokens.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the store keeps of a session token: a stolen database holds no usable session.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Constant-time comparison of a form's CSRF token with the expected one.
+pub fn csrf_ok(expected: &str, given: &str) -> bool {
+    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| Cookie::split_parse(v.to_string()).filter_map(Result::ok))
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string())
+}
+
+/// True when a proxy in front says the client used HTTPS (cookies are then `Secure`).
+pub fn over_https(headers: &HeaderMap) -> bool {
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().eq_ignore_ascii_case("https"));
+    let forwarded = headers
+        .get(header::FORWARDED)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.to_ascii_lowercase().contains("proto=https"));
+    proto.or(forwarded).unwrap_or(false)
+}
+
+/// A `Set-Cookie` value for the console's paths: HttpOnly, SameSite=Strict, `Secure` over
+/// HTTPS; `max_age_s` 0 removes the cookie.
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age_s: i64,
+    secure: bool,
+) -> HeaderValue {
+    let c = Cookie::build((name.to_string(), value.to_string()))
+        .path(path.to_string())
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(time::Duration::seconds(max_age_s))
+        .build();
+    HeaderValue::from_str(&c.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The client's address as the listener saw it ("unknown" when the router was served without
+/// connection info).
+pub fn client_address(parts_extensions: &axum::http::Extensions) -> String {
+    parts_extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// A signed-in request: its user, the user's account and the session.
+pub struct Signed {
+    pub user: ConsoleUser,
+    pub account: Account,
+    pub session: ConsoleSession,
+}
+
+impl FromRequestParts<Arc<AppState>> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let to_login = || Redirect::to("/console/login").into_response();
+        let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE) else {
+            return Err(to_login());
+        };
+        let now = state.clock.now_ms();
+        let store = &state.store;
+        let unavailable = |e: opencams_store::StoreError| {
+            tracing::error!(error = %e, "console: reading the session failed");
+            super::layout::error_page(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "The console cannot reach its database right now; try again in a moment.",
+            )
+        };
+        let Some(session) = store
+            .session(&token_hash(&token), now)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Err(to_login());
+        };
+        let Some(user) = store.user(session.user_id).await.map_err(unavailable)? else {
+            return Err(to_login());
+        };
+        let Some(account) = store
+            .account_by_id(user.account_id)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Err(to_login());
+        };
+        if !user.enabled || account.status != AccountStatus::Active {
+            return Err(to_login());
+        }
+        Ok(Signed {
+            user,
+            account,
+            session,
+        })
+    }
+}
+
+impl axum::extract::OptionalFromRequestParts<Arc<AppState>> for Signed {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(
+            <Signed as FromRequestParts<Arc<AppState>>>::from_request_parts(parts, state)
+                .await
+                .ok(),
+        )
+    }
+}
+
+/// Failed sign-ins counted per email and per client address over a window: past the limit,
+/// sign-in is refused (before the password is even checked) until the window ends. Kept in
+/// memory: on several nodes each node counts its own.
+#[derive(Default)]
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<String, (u32, i64)>>,
+}
+
+/// The window failures are counted over.
+pub const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// Failed sign-ins allowed per email in a window.
+pub const FAILURES_PER_EMAIL: u32 = 5;
+/// Failed sign-ins allowed per client address in a window.
+pub const FAILURES_PER_ADDRESS: u32 = 20;
+
+impl LoginLimiter {
+    fn keys(email: &str, address: &str) -> [(String, u32); 2] {
+        [
+            (format!("email:{email}"), FAILURES_PER_EMAIL),
+            (format!("address:{address}"), FAILURES_PER_ADDRESS),
+        ]
+    }
+
+    /// When sign-in is refused for this email or address: the ms until it is allowed again.
+    pub fn locked_for(&self, email: &str, address: &str, now: i64) -> Option<i64> {
+        let failures = self.failures.lock().ok()?;
+        Self::keys(email, address)
+            .iter()
+            .filter_map(|(k, limit)| {
+                let (n, since) = failures.get(k)?;
+                let left = since + LOGIN_WINDOW_MS - now;
+                (*n >= *limit && left > 0).then_some(left)
+            })
+            .max()
+    }
+
+    pub fn failed(&self, email: &str, address: &str, now: i64) {
+        let Ok(mut failures) = self.failures.lock() else {
+            return;
+        };
+        if failures.len() > 100_000 {
+            failures.retain(|_, (_, since)| *since + LOGIN_WINDOW_MS > now);
+        }
+        for (k, _) in Self::keys(email, address) {
+            let entry = failures.entry(k).or_insert((0, now));
+            if entry.1 + LOGIN_WINDOW_MS <= now {
+                *entry = (0, now);
+            }
+            entry.0 += 1;
+        }
+    }
+
+    /// A successful sign-in clears the email's count (not the address's).
+    pub fn succeeded(&self, email: &str) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(&format!("email:{email}"));
+        }
+    }
+}
+
+/// The console's own state in the server's.
+#[derive(Default)]
+pub struct ConsoleState {
+    pub logins: LoginLimiter,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_locks_after_the_limit_until_the_window_ends() {
+        let l = LoginLimiter::default();
+        for i in 0..FAILURES_PER_EMAIL {
+            assert_eq!(l.locked_for("a@x", "1.2.3.4", 1000 + i64::from(i)), None);
+            l.failed("a@x", "1.2.3.4", 1000 + i64::from(i));
+        }
+        assert_eq!(
+            l.locked_for("a@x", "9.9.9.9", 2000),
+            Some(LOGIN_WINDOW_MS - 1000)
+        );
+        // another email from the same address is not locked yet
+        assert_eq!(l.locked_for("b@x", "1.2.3.4", 2000), None);
+        assert_eq!(l.locked_for("a@x", "1.2.3.4", 1000 + LOGIN_WINDOW_MS), None);
+        l.succeeded("a@x");
+        assert_eq!(l.locked_for("a@x", "1.2.3.4", 2000), None);
+        // the address limit across emails
+        for i in 0..FAILURES_PER_ADDRESS {
+            l.failed(&format!("u{i}@x"), "5.5.5.5", 3000);
+        }
+        assert!(l.locked_for("new@x", "5.5.5.5", 3001).is_some());
+    }
+
+    #[test]
+    fn tokens_are_random_and_stored_hashed() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+        assert!(csrf_ok(&a, &a));
+        assert!(!csrf_ok(&a, &b));
+        assert!(!csrf_ok("", ""));
+    }
+}

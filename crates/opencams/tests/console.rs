@@ -1,0 +1,441 @@
+//! The web console through the real binary: the first admin printed at first start, signing in
+//! (CSRF on the form, wrong passwords, the per-email limit), cookies, the overview scoped to the
+//! signed-in user's account, signing out, `opencams user`, and where the console is served.
+#![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::*;
+use serde_json::json;
+
+/// A browser of one: the cookies it holds for the console, sent back on every request.
+struct Browser {
+    addr: String,
+    cookies: Vec<(String, String)>,
+    forwarded_https: bool,
+}
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn set_cookies(&self) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == "set-cookie")
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+impl Browser {
+    fn new(addr: &str) -> Browser {
+        Browser {
+            addr: addr.to_string(),
+            cookies: Vec::new(),
+            forwarded_https: false,
+        }
+    }
+
+    fn request(&mut self, method: &str, path: &str, form: &[(&str, &str)]) -> Answer {
+        let body: String = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut headers = vec![(
+            "content-type".to_string(),
+            "application/x-www-form-urlencoded".to_string(),
+        )];
+        if !self.cookies.is_empty() {
+            let c: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            headers.push(("cookie".into(), c.join("; ")));
+        }
+        if self.forwarded_https {
+            headers.push(("x-forwarded-proto".into(), "https".into()));
+        }
+        let (status, headers, body) =
+            raw_http_text(&self.addr, method, path, &headers, body.as_bytes());
+        let answer = Answer {
+            status,
+            headers,
+            body,
+        };
+        for c in answer.set_cookies() {
+            let pair = c.split(';').next().unwrap_or("");
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            self.cookies.retain(|(name, _)| name != k);
+            let removed = c.contains("Max-Age=0");
+            if !removed {
+                self.cookies.push((k.to_string(), v.to_string()));
+            }
+        }
+        answer
+    }
+
+    fn get(&mut self, path: &str) -> Answer {
+        self.request("GET", path, &[])
+    }
+
+    /// The hidden CSRF field of the page's first form.
+    fn csrf_of(page: &str) -> String {
+        let at = page.find(r#"name="csrf" value=""#).expect("a csrf field") + 19;
+        page[at..].split('"').next().unwrap().to_string()
+    }
+
+    /// Opens the sign-in form and submits it; returns the answer to the POST.
+    fn sign_in(&mut self, email: &str, password: &str) -> Answer {
+        let form = self.get("/console/login");
+        assert_eq!(form.status, 200, "{}", form.body);
+        let csrf = Self::csrf_of(&form.body);
+        self.request(
+            "POST",
+            "/console/login",
+            &[("email", email), ("password", password), ("csrf", &csrf)],
+        )
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn banner_field(banner: &str, name: &str) -> String {
+    banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(name))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `opencams user …` with the password on stdin.
+fn user_cli(s: &Server, args: &[&str], password: &str) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .arg("user")
+        .args(args)
+        .arg("--data-dir")
+        .arg(&s.dir)
+        .env_remove("OPENCAMS_MASTER_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_admin_signs_in_sees_only_its_account_and_signs_out() {
+    let s = fast_server();
+    let email = banner_field(&s.banner, "console user");
+    let password = banner_field(&s.banner, "console password");
+    assert_eq!(email, "admin@localhost", "{}", s.banner);
+    assert_eq!(password.len(), 20, "{}", s.banner);
+
+    // a template message delivered, to count
+    let code = approved_template(&s, "console_counts");
+    let r = s.sdk1(
+        "send_chatapp_message",
+        json!({"ChannelType": "whatsapp", "Type": "template", "From": "8613600000000",
+               "To": "8613900000000", "TemplateCode": code, "Language": "en_US",
+               "TemplateParams": {"name": "Ada", "order": "A-1"}}),
+    );
+    let id = r["body"]["MessageId"].as_str().expect("sent").to_string();
+    wait_message(&s, &id, "read", |m| m["Status"] == "read");
+
+    let mut b = Browser::new(&s.addr);
+    // not signed in: to the sign-in page
+    let a = b.get("/console");
+    assert_eq!(a.status, 303);
+    assert_eq!(a.header("location"), Some("/console/login"));
+
+    // the form's CSRF token is tied to its cookie
+    let form = b.get("/console/login");
+    let cookie = form
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("opencams_login="))
+        .expect("a login cookie")
+        .to_string();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/console/login"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let forged = b.request(
+        "POST",
+        "/console/login",
+        &[
+            ("email", &email),
+            ("password", &password),
+            ("csrf", "forged"),
+        ],
+    );
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(forged.body.contains("expired or came from another site"));
+
+    // a wrong password and an unknown email get the same answer
+    let wrong = b.sign_in(&email, "not the password");
+    let unknown = b.sign_in("nobody@example.com", "not the password");
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert!(wrong.body.contains("The email or the password is wrong."));
+    assert!(unknown.body.contains("The email or the password is wrong."));
+
+    // the right one (the email in any case)
+    b.forwarded_https = true;
+    let ok = b.sign_in(&email.to_uppercase(), &password);
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert_eq!(ok.header("location"), Some("/console"));
+    let session = ok
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("opencams_session="))
+        .expect("a session cookie")
+        .to_string();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/console", "Secure"] {
+        assert!(session.contains(flag), "{session}");
+    }
+    b.forwarded_https = false;
+
+    let page = b.get("/console");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert!(
+        page.body.contains("Account <strong>default</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("8613600000000"));
+    // one message sent and read in the last 24 hours
+    assert!(
+        page.body
+            .contains(r#"<div class="n">1</div><div class="l">Sent</div>"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"<div class="n">100.0 %</div><div class="l">Read rate</div>"#)
+    );
+    assert!(page.body.contains("<svg"));
+    let css = b.get("/console/static/console-1.css");
+    assert_eq!(css.status, 200);
+    assert!(css.header("cache-control").unwrap().contains("immutable"));
+
+    // another account's viewer sees that account only
+    s.cli_json(&["account", "create", "acme"]);
+    let (code, _, err) = user_cli(
+        &s,
+        &[
+            "create",
+            "--account",
+            "acme",
+            "--email",
+            "Viewer@Acme.test",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ],
+        "acme viewer password",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = user_cli(
+        &s,
+        &[
+            "create",
+            "--account",
+            "acme",
+            "--email",
+            "viewer@acme.test",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "another password!",
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("exists already"), "{err}");
+    let (code, _, err) = user_cli(
+        &s,
+        &[
+            "create",
+            "--account",
+            "acme",
+            "--email",
+            "short@acme.test",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "short",
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("at least 12 characters"), "{err}");
+    let users = s.cli_json(&["user", "list"]);
+    let listed: Vec<(String, String, String)> = users["Users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["Email"].as_str().unwrap().into(),
+                u["Account"].as_str().unwrap().into(),
+                u["Role"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(listed.contains(&("admin@localhost".into(), "default".into(), "admin".into())));
+    assert!(listed.contains(&("viewer@acme.test".into(), "acme".into(), "viewer".into())));
+
+    let mut v = Browser::new(&s.addr);
+    assert_eq!(
+        v.sign_in("viewer@acme.test", "acme viewer password").status,
+        303
+    );
+    let theirs = v.get("/console");
+    assert_eq!(theirs.status, 200);
+    assert!(theirs.body.contains("Account <strong>acme</strong>"));
+    assert!(
+        !theirs.body.contains("8613600000000"),
+        "another account's number shown"
+    );
+    assert!(
+        theirs
+            .body
+            .contains(r#"<div class="n">0</div><div class="l">Sent</div>"#)
+    );
+
+    // a changed password ends the user's sessions
+    let (code, _, err) = user_cli(
+        &s,
+        &[
+            "password",
+            "--email",
+            "viewer@acme.test",
+            "--password-stdin",
+        ],
+        "a new acme password",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v.get("/console").status, 303);
+
+    // signing out needs the session's CSRF token
+    let csrf = Browser::csrf_of(&b.get("/console").body);
+    assert_eq!(
+        b.request("POST", "/console/logout", &[("csrf", "nope")])
+            .status,
+        403
+    );
+    assert_eq!(b.get("/console").status, 200);
+    let out = b.request("POST", "/console/logout", &[("csrf", &csrf)]);
+    assert_eq!(out.status, 303);
+    assert_eq!(out.header("location"), Some("/console/login"));
+    assert_eq!(b.get("/console").status, 303);
+}
+
+#[test]
+fn sign_in_is_locked_after_five_failures_for_that_email() {
+    let s = Server::start();
+    let email = banner_field(&s.banner, "console user");
+    let password = banner_field(&s.banner, "console password");
+    let mut b = Browser::new(&s.addr);
+    for _ in 0..5 {
+        assert_eq!(b.sign_in(&email, "a wrong password").status, 401);
+    }
+    let locked = b.sign_in(&email, &password);
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    assert!(
+        locked.body.contains("try again in 15 minutes"),
+        "{}",
+        locked.body
+    );
+    // a disabled user cannot sign in, whatever its password
+    let (code, _, err) = user_cli(&s, &["disable", "--email", &email], "");
+    assert_eq!(code, 0, "{err}");
+    let mut other = Browser::new(&s.addr);
+    // (the address limit is 20: this browser shares the address, not the email's lock)
+    let (code, _, err) = user_cli(
+        &s,
+        &[
+            "create",
+            "--account",
+            "default",
+            "--email",
+            "ops@example.com",
+            "--role",
+            "operator",
+            "--password-stdin",
+        ],
+        "operator password",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        other.sign_in("ops@example.com", "operator password").status,
+        303
+    );
+    s.cli_json(&["user", "disable", "--email", "ops@example.com"]);
+    assert_eq!(
+        other.get("/console").status,
+        303,
+        "a disabled user's session ends"
+    );
+    let refused = other.sign_in("ops@example.com", "operator password");
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("disabled"));
+}
+
+#[test]
+fn the_console_can_move_to_its_own_address_or_be_turned_off() {
+    let off = Server::start_with_env(&[("OPENCAMS_NO_CONSOLE", "true")]);
+    assert_eq!(off.get("/console/login").0, 404);
+
+    let apart = Server::start_with_env(&[("OPENCAMS_CONSOLE_LISTEN", "127.0.0.1:0")]);
+    let at = apart
+        .banner
+        .lines()
+        .find_map(|l| l.strip_prefix("opencams console on http://"))
+        .and_then(|r| r.strip_suffix("/console"))
+        .expect("the console's address in the banner")
+        .to_string();
+    assert_eq!(apart.get("/console/login").0, 404, "not on the API's port");
+    let (status, text) = {
+        let (st, _, t) = raw_http_text(&at, "GET", "/console/login", &[], b"");
+        (st, t)
+    };
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("Sign in"));
+}
