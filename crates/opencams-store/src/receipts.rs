@@ -108,6 +108,10 @@ pub struct MessageFilter {
     pub group_id: Option<String>,
     /// Stored statuses to match (any of).
     pub statuses: Option<Vec<MessageStatus>>,
+    pub task_id: Option<String>,
+    /// Keyset paging: only messages listed after this one, given as its (`created_at`, id); an
+    /// index seek however deep the page, where `offset` reads and skips every row before it.
+    pub before: Option<(i64, String)>,
     pub offset: u64,
     pub limit: u32,
 }

@@ -256,6 +256,40 @@ fn an_admin_signs_in_sees_only_its_account_and_signs_out() {
     assert_eq!(css.status, 200);
     assert!(css.header("cache-control").unwrap().contains("immutable"));
 
+    // the message in the search, by its filters, and on its own page
+    let found = b.get("/console/messages");
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert!(
+        found
+            .body
+            .contains(&format!(r#"href="/console/messages/{id}""#)),
+        "{}",
+        found.body
+    );
+    let read = b.get("/console/messages?status=read&direction=out&recipient=8613900000000");
+    assert!(read.body.contains(&id));
+    let none = b.get("/console/messages?status=failed");
+    assert!(none.body.contains("No messages match."), "{}", none.body);
+    let bad = b.get("/console/messages?status=lost&from=soon");
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body
+            .contains("status: &quot;lost&quot; is not one of accepted"),
+        "{}",
+        bad.body
+    );
+    let shown = b.get(&format!("/console/messages/{id}"));
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(shown.body.contains("Timeline"));
+    for status in ["Sent", "Delivered", "Read"] {
+        assert!(
+            shown.body.contains(&format!("<strong>{status}</strong>")),
+            "{status}: {}",
+            shown.body
+        );
+    }
+    assert!(shown.body.contains("console_counts"));
+
     // another account's viewer sees that account only
     s.cli_json(&["account", "create", "acme"]);
     let (code, _, err) = user_cli(
@@ -337,6 +371,14 @@ fn an_admin_signs_in_sees_only_its_account_and_signs_out() {
         theirs
             .body
             .contains(r#"<div class="n">0</div><div class="l">Sent</div>"#)
+    );
+    // … and not another account's messages, by id or by space
+    assert_eq!(v.get(&format!("/console/messages/{id}")).status, 404);
+    assert!(!v.get("/console/messages").body.contains(&id));
+    assert_eq!(
+        v.get(&format!("/console/messages?space={}", s.space))
+            .status,
+        404
     );
 
     // a changed password ends the user's sessions

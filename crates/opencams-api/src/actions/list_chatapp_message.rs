@@ -201,6 +201,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
         template_code: p.get("TemplateCode").map(String::from),
         group_id: p.get("GroupMessageId").map(String::from),
         statuses,
+        // CAMS pages by number
+        task_id: None,
+        before: None,
         offset: page.offset(),
         limit: page.size,
     };

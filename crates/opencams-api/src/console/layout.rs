@@ -26,7 +26,7 @@ pub async fn css() -> Response {
 }
 
 /// The pages in the navigation: (path, label).
-const NAV: [(&str, &str); 1] = [("/console", "Overview")];
+const NAV: [(&str, &str); 2] = [("/console", "Overview"), ("/console/messages", "Messages")];
 
 /// A whole page: `title`, the navigation and who is signed in (with the sign-out form) when
 /// `signed`, and `body`.

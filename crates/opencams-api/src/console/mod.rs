@@ -6,6 +6,7 @@
 
 mod layout;
 mod login;
+mod messages;
 mod overview;
 pub mod password;
 pub mod session;
@@ -30,6 +31,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/console/login", get(login::form).post(login::submit))
         .route("/console/logout", post(login::logout))
+        .route("/console/messages", get(messages::list))
+        .route("/console/messages/{id}", get(messages::show))
         .route(layout::CSS_PATH, get(layout::css))
         .with_state(state)
 }

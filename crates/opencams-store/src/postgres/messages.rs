@@ -880,7 +880,9 @@ static LIST_SQL: LazyLock<String> = LazyLock::new(|| {
          AND ($3::text IS NULL OR recipient = $3) AND ($4::text IS NULL OR direction = $4) \
          AND ($5::bigint IS NULL OR created_at >= $5) AND ($6::bigint IS NULL OR created_at <= $6) \
          AND ($7::text IS NULL OR template_code = $7) AND ($8::text IS NULL OR group_id = $8) \
-         AND ($9::text[] IS NULL OR status = ANY($9)) \
+         AND ($9::text[] IS NULL OR status = ANY($9)) AND ($12::text IS NULL OR task_id = $12) \
+         AND ($13::bigint IS NULL OR created_at < $13 \
+              OR (created_at = $13 AND id COLLATE \"C\" < $14::text COLLATE \"C\")) \
          ORDER BY created_at DESC, id COLLATE \"C\" DESC LIMIT $10 OFFSET $11"
     )
 });
@@ -1017,7 +1019,8 @@ impl MessageStore for PgStore {
         let direction = f.direction.map(Direction::as_str);
         let limit = i64::from(f.limit);
         let offset = i64::try_from(f.offset).unwrap_or(i64::MAX);
-        let params: [&(dyn ToSql + Sync); 11] = [
+        let (before_at, before_id) = f.before.clone().unzip();
+        let params: [&(dyn ToSql + Sync); 14] = [
             &f.space_id,
             &f.sender,
             &f.recipient,
@@ -1029,6 +1032,9 @@ impl MessageStore for PgStore {
             &statuses,
             &limit,
             &offset,
+            &f.task_id,
+            &before_at,
+            &before_id,
         ];
         c.query(&stmt, &params)
             .await?

@@ -346,6 +346,8 @@ fn list_messages(c: &Connection, f: &MessageFilter) -> Result<Vec<MessageRow>> {
              AND (?5 IS NULL OR created_at >= ?5) AND (?6 IS NULL OR created_at <= ?6) \
              AND (?7 IS NULL OR template_code = ?7) AND (?8 IS NULL OR group_id = ?8) \
              AND (?9 IS NULL OR status IN (SELECT value FROM json_each(?9))) \
+             AND (?12 IS NULL OR task_id = ?12) \
+             AND (?13 IS NULL OR created_at < ?13 OR (created_at = ?13 AND id < ?14)) \
              ORDER BY created_at DESC, id DESC LIMIT ?10 OFFSET ?11",
         )?
         .query_map(
@@ -360,7 +362,10 @@ fn list_messages(c: &Connection, f: &MessageFilter) -> Result<Vec<MessageRow>> {
                 f.group_id,
                 statuses,
                 f.limit,
-                f.offset as i64
+                f.offset as i64,
+                f.task_id,
+                f.before.as_ref().map(|b| b.0),
+                f.before.as_ref().map(|b| b.1.as_str())
             ],
             |r| r.get(0),
         )?

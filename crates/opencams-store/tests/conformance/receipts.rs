@@ -293,6 +293,7 @@ pub async fn message_history_filters_and_pages(place: Place) {
             MessageStatus::Read
         };
         m.group_id = (i >= 3).then(|| "g1".to_string());
+        m.task_id = (i == 2).then(|| "task-2".to_string());
         rows.push(m);
     }
     store.insert_messages(rows, vec![]).await.unwrap();
@@ -320,6 +321,40 @@ pub async fn message_history_filters_and_pages(place: Place) {
             .await
             .unwrap()),
         ["m2", "m1"]
+    );
+    // keyset paging: after m3 (as listed), then after the last of that page
+    let m3 = store.message("m3").await.unwrap().unwrap();
+    assert_eq!(
+        ids(store
+            .list_messages(f(&|f| {
+                f.limit = 2;
+                f.before = Some((m3.created_at, m3.id.clone()))
+            }))
+            .await
+            .unwrap()),
+        ["m2", "m1"]
+    );
+    let m1 = store.message("m1").await.unwrap().unwrap();
+    assert_eq!(
+        ids(store
+            .list_messages(f(&|f| f.before = Some((m1.created_at, m1.id.clone()))))
+            .await
+            .unwrap()),
+        ["m0"]
+    );
+    assert_eq!(
+        ids(store
+            .list_messages(f(&|f| f.task_id = Some("no such task".into())))
+            .await
+            .unwrap()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(store
+            .list_messages(f(&|f| f.task_id = Some("task-2".into())))
+            .await
+            .unwrap()),
+        ["m2"]
     );
     assert_eq!(
         ids(store
