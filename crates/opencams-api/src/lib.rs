@@ -10,6 +10,7 @@ pub mod auth;
 pub mod console;
 pub mod context;
 pub mod health;
+pub mod keys;
 pub mod limits;
 pub mod nonce;
 pub mod principal;

@@ -252,7 +252,16 @@ fn an_admin_signs_in_sees_only_its_account_and_signs_out() {
             .contains(r#"<div class="n">100.0 %</div><div class="l">Read rate</div>"#)
     );
     assert!(page.body.contains("<svg"));
-    let css = b.get("/console/static/console-1.css");
+    let css_path = page
+        .body
+        .split(r#"rel="stylesheet" href=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let css = b.get(&css_path);
     assert_eq!(css.status, 200);
     assert!(css.header("cache-control").unwrap().contains("immutable"));
 
@@ -289,6 +298,100 @@ fn an_admin_signs_in_sees_only_its_account_and_signs_out() {
         );
     }
     assert!(shown.body.contains("console_counts"));
+
+    // keys: the bootstrap key listed; a new one limited to an action, its secret shown once
+    let keys = b.get("/console/keys");
+    assert_eq!(keys.status, 200, "{}", keys.body);
+    assert!(keys.body.contains(&s.ak));
+    let csrf = Browser::csrf_of(&keys.body);
+    let unknown = b.request(
+        "POST",
+        "/console/keys",
+        &[("csrf", &csrf), ("actions", "SendChatappMessage, Nope")],
+    );
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown
+            .body
+            .contains("Actions: unknown action &quot;Nope&quot;"),
+        "{}",
+        unknown.body
+    );
+    let foreign = b.request(
+        "POST",
+        "/console/keys",
+        &[("csrf", &csrf), ("spaces", "cams-nowhere")],
+    );
+    assert_eq!(foreign.status, 400);
+    assert!(
+        foreign.body.contains("is not a space of account default"),
+        "{}",
+        foreign.body
+    );
+    let made = b.request(
+        "POST",
+        "/console/keys",
+        &[("csrf", &csrf), ("actions", "SendChatappMessage")],
+    );
+    assert_eq!(made.status, 200, "{}", made.body);
+    let between = |page: &str, id: &str| {
+        page.split(&format!(r#"id="{id}">"#))
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let (new_ak, new_sk) = (
+        between(&made.body, "key-id"),
+        between(&made.body, "key-secret"),
+    );
+    assert!(new_ak.starts_with("LTAI"), "{}", made.body);
+    // a real key, limited as asked
+    let limited = s.sdk_as(
+        &new_ak,
+        &new_sk,
+        false,
+        json!([{"op": "query_chatapp_phone_numbers", "request": {}}]),
+    );
+    assert_sdk_error(&limited[0], "Ram.PermissionDeny", 400);
+    assert!(
+        !b.get("/console/keys").body.contains(&new_sk),
+        "the secret is shown once only"
+    );
+    // disabled from the console: refused at once; enabled again
+    let off = b.request(
+        "POST",
+        &format!("/console/keys/{}/disable", s.ak),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(off.status, 303, "{}", off.body);
+    let refused = s.sdk(json!([{"op": "query_chatapp_phone_numbers", "request": {}}]));
+    assert_sdk_error(&refused[0], "InvalidAccessKeyId.Inactive", 400);
+    assert_eq!(
+        b.request(
+            "POST",
+            &format!("/console/keys/{}/enable", s.ak),
+            &[("csrf", &csrf)]
+        )
+        .status,
+        303
+    );
+    assert_eq!(
+        s.sdk(json!([{"op": "query_chatapp_phone_numbers", "request": {}}]))[0]["ok"],
+        true
+    );
+    // a state change needs the session's CSRF token
+    assert_eq!(
+        b.request(
+            "POST",
+            &format!("/console/keys/{}/disable", s.ak),
+            &[("csrf", "x")]
+        )
+        .status,
+        403
+    );
 
     // another account's viewer sees that account only
     s.cli_json(&["account", "create", "acme"]);
@@ -371,6 +474,50 @@ fn an_admin_signs_in_sees_only_its_account_and_signs_out() {
         theirs
             .body
             .contains(r#"<div class="n">0</div><div class="l">Sent</div>"#)
+    );
+    // a viewer reads keys but changes none; no one reaches another account's key
+    let theirs_keys = v.get("/console/keys");
+    assert_eq!(theirs_keys.status, 200);
+    assert!(!theirs_keys.body.contains(&s.ak));
+    assert!(!theirs_keys.body.contains("Create a key"));
+    let vcsrf = Browser::csrf_of(&theirs_keys.body);
+    let denied = v.request("POST", "/console/keys", &[("csrf", &vcsrf)]);
+    assert_eq!(denied.status, 403);
+    assert!(
+        denied.body.contains("Your role (viewer) may not do this"),
+        "{}",
+        denied.body
+    );
+    let (code, _, err) = user_cli(
+        &s,
+        &[
+            "create",
+            "--account",
+            "acme",
+            "--email",
+            "boss@acme.test",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "acme admin password",
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut boss = Browser::new(&s.addr);
+    assert_eq!(
+        boss.sign_in("boss@acme.test", "acme admin password").status,
+        303
+    );
+    let bcsrf = Browser::csrf_of(&boss.get("/console/keys").body);
+    let other = boss.request(
+        "POST",
+        &format!("/console/keys/{}/disable", s.ak),
+        &[("csrf", &bcsrf)],
+    );
+    assert_eq!(other.status, 404, "{}", other.body);
+    assert_eq!(
+        s.sdk(json!([{"op": "query_chatapp_phone_numbers", "request": {}}]))[0]["ok"],
+        true
     );
     // … and not another account's messages, by id or by space
     assert_eq!(v.get(&format!("/console/messages/{id}")).status, 404);

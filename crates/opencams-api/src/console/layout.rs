@@ -10,8 +10,13 @@ use super::session::Signed;
 
 /// The stylesheet, served at [`CSS_PATH`].
 const CSS: &str = include_str!("console.css");
-/// Versioned by hand when `console.css` changes, so a long cache never serves an old one.
-pub const CSS_PATH: &str = "/console/static/console-1.css";
+/// Named by its content's hash, so that it can be cached for good and a changed one is fetched.
+pub static CSS_PATH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(CSS.as_bytes());
+    let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    format!("/console/static/console-{hex}.css")
+});
 
 /// `GET CSS_PATH`.
 pub async fn css() -> Response {
@@ -26,7 +31,11 @@ pub async fn css() -> Response {
 }
 
 /// The pages in the navigation: (path, label).
-const NAV: [(&str, &str); 2] = [("/console", "Overview"), ("/console/messages", "Messages")];
+const NAV: [(&str, &str); 3] = [
+    ("/console", "Overview"),
+    ("/console/messages", "Messages"),
+    ("/console/keys", "Access keys"),
+];
 
 /// A whole page: `title`, the navigation and who is signed in (with the sign-out form) when
 /// `signed`, and `body`.
@@ -38,7 +47,7 @@ pub fn page(status: StatusCode, title: &str, signed: Option<&Signed>, body: Mark
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · opencams" }
-                link rel="stylesheet" href=(CSS_PATH);
+                link rel="stylesheet" href=(*CSS_PATH);
             }
             body {
                 header.top {

@@ -4,6 +4,7 @@
 //! with an email and a password ([`password`], [`session`]); every page reads and changes only
 //! the signed-in user's account, through the same store and domain rules as the API.
 
+mod keys;
 mod layout;
 mod login;
 mod messages;
@@ -31,8 +32,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/console/login", get(login::form).post(login::submit))
         .route("/console/logout", post(login::logout))
+        .route("/console/keys", get(keys::list).post(keys::create))
+        .route("/console/keys/{id}/{change}", post(keys::set_enabled))
         .route("/console/messages", get(messages::list))
         .route("/console/messages/{id}", get(messages::show))
-        .route(layout::CSS_PATH, get(layout::css))
+        .route(&layout::CSS_PATH, get(layout::css))
         .with_state(state)
 }

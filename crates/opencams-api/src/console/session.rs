@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use cookie::{Cookie, SameSite};
-use opencams_store::{Account, AccountStatus, ConsoleSession, ConsoleUser};
+use opencams_store::{Account, AccountStatus, ConsoleSession, ConsoleUser, Role};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -152,6 +152,41 @@ impl FromRequestParts<Arc<AppState>> for Signed {
             account,
             session,
         })
+    }
+}
+
+/// What a page does, for the role check: every role reads; operators also change templates,
+/// sends, webhooks and policies; admins change everything (keys, numbers, users).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Operate,
+    Administer,
+}
+
+impl Signed {
+    pub fn may(&self, what: Access) -> bool {
+        matches!(
+            (self.user.role, what),
+            (_, Access::Read) | (Role::Admin, _) | (Role::Operator, Access::Operate)
+        )
+    }
+
+    /// The answer to a request this user's role may not make.
+    pub fn refused(&self) -> Response {
+        super::layout::error_page(
+            axum::http::StatusCode::FORBIDDEN,
+            &format!(
+                "Your role ({}) may not do this; an admin of account {} can.",
+                self.user.role.as_str(),
+                self.account.name
+            ),
+        )
+    }
+
+    /// Whether a form's CSRF token is this session's.
+    pub fn csrf_ok(&self, given: &str) -> bool {
+        csrf_ok(&self.session.csrf_token, given)
     }
 }
 

@@ -1,8 +1,8 @@
 //! `opencams key create|list|disable|enable`.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Subcommand;
-use opencams_store::{AccessKey, NewKey, Store};
+use opencams_store::{AccessKey, Store};
 use serde_json::{Value, json};
 
 use super::{find_account, now_ms, print, with_store};
@@ -62,60 +62,20 @@ async fn run_with(store: &dyn Store, cmd: KeyCmd) -> anyhow::Result<()> {
             json,
         } => {
             let a = find_account(store, &account).await?;
-            let actions = actions.map(|l| {
-                l.into_iter()
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>()
-            });
-            if let Some(list) = &actions {
-                if list.is_empty() {
-                    bail!(
-                        "--actions is empty: name at least one action, or leave it out to allow all"
-                    );
-                }
-                for act in list {
-                    if !opencams_api::actions::is_known(act) {
-                        bail!(
-                            "--actions: unknown action {act:?}; known: {}",
-                            opencams_api::actions::ACTIONS.join(", ")
-                        );
-                    }
-                }
-            }
-            let spaces = spaces.map(|l| {
-                l.into_iter()
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>()
-            });
-            if let Some(list) = &spaces {
-                if list.is_empty() {
-                    bail!(
-                        "--spaces is empty: name at least one space, or leave it out to allow all"
-                    );
-                }
-                let owned = store.list_spaces(Some(a.id)).await?;
-                for s in list {
-                    if !owned.iter().any(|o| &o.id == s) {
-                        bail!(
-                            "--spaces: {s:?} is not a space of account {} (see `opencams account show {}`)",
-                            a.name,
-                            a.name
-                        );
-                    }
-                }
-            }
-            let k = store
-                .create_key(
-                    NewKey {
-                        account_id: a.id,
-                        actions,
-                        spaces,
-                    },
-                    now_ms(),
-                )
-                .await?;
+            let new = opencams_api::keys::new_key(store, &a, actions, spaces)
+                .await?
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}{}",
+                        e.describe("--actions", "--spaces", &a),
+                        match e {
+                            opencams_api::keys::LimitError::ForeignSpace(_) =>
+                                format!(" (see `opencams account show {}`)", a.name),
+                            _ => String::new(),
+                        }
+                    )
+                })?;
+            let k = store.create_key(new, now_ms()).await?;
             let v = json!({"AccessKeyId": k.id, "AccessKeySecret": k.secret.expose(), "Account": k.account_name});
             print(json, &v, || {
                 format!(
