@@ -628,3 +628,159 @@ fn the_console_can_move_to_its_own_address_or_be_turned_off() {
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("Sign in"));
 }
+
+#[test]
+fn operators_set_callback_urls_replay_and_viewers_only_read() {
+    let s = Server::start();
+    for (email, role) in [("op@example.com", "operator"), ("ro@example.com", "viewer")] {
+        let (code, _, err) = user_cli(
+            &s,
+            &[
+                "create",
+                "--account",
+                "default",
+                "--email",
+                email,
+                "--role",
+                role,
+                "--password-stdin",
+            ],
+            "a long enough password",
+        );
+        assert_eq!(code, 0, "{err}");
+    }
+    let mut op = Browser::new(&s.addr);
+    assert_eq!(
+        op.sign_in("op@example.com", "a long enough password")
+            .status,
+        303
+    );
+    let page = op.get("/console/webhooks");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = Browser::csrf_of(&page.body);
+    let set = |b: &mut Browser, phone: &str, status: &str, up: &str| {
+        b.request(
+            "POST",
+            "/console/webhooks",
+            &[
+                ("csrf", &csrf),
+                ("space", &s.space),
+                ("phone", phone),
+                ("status_url", status),
+                ("up_url", up),
+            ],
+        )
+    };
+    assert_eq!(
+        set(&mut op, "", "https://example.com/cams/status", "").status,
+        303
+    );
+    assert_eq!(
+        set(&mut op, "8613600000000", "", "https://example.com/cams/in").status,
+        303
+    );
+    let shown = op.get("/console/webhooks");
+    // the number: its own inbound URL, the space's status URL
+    let row = shown
+        .body
+        .split(r#"<th scope="row">8613600000000</th>"#)
+        .nth(1)
+        .unwrap()
+        .split("</tr>")
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        row,
+        "<td></td><td>https://example.com/cams/in</td><td>https://example.com/cams/status</td><td>https://example.com/cams/in</td>"
+    );
+    // the API's rules: no private address, a number of the space, a space of the account
+    let private = set(&mut op, "", "http://127.0.0.1/cb", "");
+    assert_eq!(private.status, 400);
+    assert!(private.body.contains("Status URL: "), "{}", private.body);
+    let stranger = set(&mut op, "8613999999999", "https://example.com/x", "");
+    assert_eq!(stranger.status, 400);
+    assert!(
+        stranger
+            .body
+            .contains("For: &quot;8613999999999&quot; is not a business number"),
+        "{}",
+        stranger.body
+    );
+    let acme = s.cli_json(&["account", "create", "acme"]);
+    let acme_space = acme["CustSpaceId"]
+        .as_str()
+        .or(acme["DefaultSpace"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(acme_space.starts_with("cams-"), "{acme}");
+    let foreign = op.request(
+        "POST",
+        "/console/webhooks",
+        &[
+            ("csrf", &csrf),
+            ("space", &acme_space),
+            ("status_url", "https://example.com/y"),
+        ],
+    );
+    assert_eq!(foreign.status, 404);
+    assert_eq!(
+        op.get(&format!("/console/webhooks?space={acme_space}"))
+            .status,
+        404
+    );
+    // replay and enable
+    let replayed = op.request(
+        "POST",
+        "/console/webhooks/replay",
+        &[("csrf", &csrf), ("since", "2026-01-01T00:00")],
+    );
+    assert_eq!(replayed.status, 200, "{}", replayed.body);
+    assert!(replayed.body.contains("0 callback(s) enqueued again."));
+    let bad_since = op.request(
+        "POST",
+        "/console/webhooks/replay",
+        &[("csrf", &csrf), ("since", "then")],
+    );
+    assert_eq!(bad_since.status, 400);
+    assert!(
+        bad_since
+            .body
+            .contains("Since: &quot;then&quot; is not a time"),
+        "{}",
+        bad_since.body
+    );
+    let unknown = op.request(
+        "POST",
+        "/console/webhooks/enable",
+        &[("csrf", &csrf), ("url", "https://nowhere.example/")],
+    );
+    assert_eq!(unknown.status, 404);
+
+    // a viewer reads, and changes nothing
+    let mut ro = Browser::new(&s.addr);
+    assert_eq!(
+        ro.sign_in("ro@example.com", "a long enough password")
+            .status,
+        303
+    );
+    let read = ro.get("/console/webhooks");
+    assert!(read.body.contains("https://example.com/cams/status"));
+    assert!(!read.body.contains("Set callback URLs"));
+    let rcsrf = Browser::csrf_of(&read.body);
+    let denied = ro.request(
+        "POST",
+        "/console/webhooks",
+        &[
+            ("csrf", &rcsrf),
+            ("space", &s.space),
+            ("status_url", "https://example.com/z"),
+        ],
+    );
+    assert_eq!(denied.status, 403);
+    assert!(
+        ro.get("/console/webhooks")
+            .body
+            .contains("https://example.com/cams/status")
+    );
+}

@@ -51,7 +51,7 @@ fn opt(s: &str) -> Option<String> {
 }
 
 /// A `datetime-local` value (`YYYY-MM-DDThh:mm`, UTC) as unix ms.
-fn minute_ms(field: &str, raw: &str) -> Result<Option<i64>, String> {
+pub(super) fn minute_ms(field: &str, raw: &str) -> Result<Option<i64>, String> {
     let Some(raw) = opt(raw) else {
         return Ok(None);
     };

@@ -11,6 +11,7 @@ mod messages;
 mod overview;
 pub mod password;
 pub mod session;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -34,6 +35,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/console/logout", post(login::logout))
         .route("/console/keys", get(keys::list).post(keys::create))
         .route("/console/keys/{id}/{change}", post(keys::set_enabled))
+        .route("/console/webhooks", get(webhooks::show).post(webhooks::set))
+        .route("/console/webhooks/enable", post(webhooks::enable))
+        .route("/console/webhooks/replay", post(webhooks::replay))
         .route("/console/messages", get(messages::list))
         .route("/console/messages/{id}", get(messages::show))
         .route(&layout::CSS_PATH, get(layout::css))
