@@ -784,3 +784,78 @@ fn operators_set_callback_urls_replay_and_viewers_only_read() {
             .contains("https://example.com/cams/status")
     );
 }
+
+/// Debian's chromium and chromedriver (or `CHROMIUM`, `CHROMEDRIVER`); `None` when missing,
+/// which fails under CI (`.ci/run` installs them) and skips elsewhere, saying how to get them.
+fn browser() -> Option<(String, String)> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    if std::path::Path::new(&chromium).exists() && std::path::Path::new(&driver).exists() {
+        return Some((chromium, driver));
+    }
+    let how = "the console's browser test needs Chromium and ChromeDriver: \
+               `apt install chromium chromium-driver`, or set CHROMIUM and CHROMEDRIVER";
+    assert!(std::env::var_os("CI").is_none(), "{how}");
+    eprintln!("skipped: {how}");
+    None
+}
+
+#[test]
+fn in_chromium_a_person_signs_in_by_keyboard_at_phone_and_desktop_widths() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let s = Server::start();
+    let shots = std::env::var("OPENCAMS_CONSOLE_SCREENSHOTS").ok();
+    let out = run_python(
+        "console_browser.py",
+        &json!({
+            "url": format!("http://{}", s.addr),
+            "email": banner_field(&s.banner, "console user"),
+            "password": banner_field(&s.banner, "console password"),
+            "chromium": chromium,
+            "chromedriver": chromedriver,
+            "screenshots": shots,
+        }),
+    );
+    assert!(
+        out["login_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/console/login"),
+        "{out}"
+    );
+    assert_eq!(out["focus_on_load"], "email", "{out}");
+    assert_eq!(out["focus_after_tab"], "password", "{out}");
+    assert!(
+        out["after_sign_in"].as_str().unwrap().ends_with("/console"),
+        "{out}"
+    );
+    assert_eq!(out["h1"], "Overview", "{out}");
+    assert_eq!(out["chart_drawn"], true, "{out}");
+    assert_eq!(out["stylesheet_applied"], true, "{out}");
+    assert_eq!(out["tab_reaches_messages"], true, "{out}");
+    for page in ["login", "overview", "messages"] {
+        assert_eq!(
+            out[format!("{page}_overflow_360")],
+            false,
+            "{page} is wider than 360 px: {out}"
+        );
+    }
+    assert_eq!(out["overview_overflow_desktop"], false, "{out}");
+    for key in [
+        "login_unlabelled",
+        "messages_unlabelled",
+        "/console/webhooks unlabelled",
+        "/console/keys unlabelled",
+    ] {
+        assert_eq!(out[key], json!([]), "{key}: {out}");
+    }
+    assert!(
+        out["after_sign_out"]
+            .as_str()
+            .unwrap()
+            .ends_with("/console/login"),
+        "{out}"
+    );
+}
