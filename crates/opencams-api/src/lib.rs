@@ -13,6 +13,7 @@ pub mod health;
 pub mod keys;
 pub mod limits;
 pub mod nonce;
+pub mod numbers;
 pub mod principal;
 pub mod receipts;
 pub mod review;

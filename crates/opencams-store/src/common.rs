@@ -1,5 +1,5 @@
 //! What both backends share below the SQL: id generation, the additional data that binds each
-//! sealed secret to its row, and the text forms of list columns.
+//! sealed secret to its row, the text forms of list columns, and the errors both give alike.
 
 // --- accounts, keys and numbers ---
 
@@ -52,6 +52,28 @@ pub(crate) fn text_to_list(text: Option<String>) -> Option<Vec<String>> {
             .map(String::from)
             .collect()
     })
+}
+
+/// What both backends answer for a number that is not registered.
+pub(crate) fn not_registered(phone: &str) -> crate::StoreError {
+    crate::StoreError::NotFound(format!("number {phone} is not registered"))
+}
+
+/// What both backends answer for a Cloud API secret given to a number of `channel` that has no
+/// Cloud API settings to keep it in.
+pub(crate) fn no_cloud_settings(phone: &str, channel: &str) -> crate::StoreError {
+    crate::StoreError::Conflict(format!(
+        "number {phone} is on the {channel} channel, which takes no access token or app secret: \
+         only whatsapp-cloud numbers (with a phone number id) do"
+    ))
+}
+
+/// What both backends answer for removing a number whose messages still wait in the queue.
+pub(crate) fn still_queued(phone: &str, waiting: i64) -> crate::StoreError {
+    crate::StoreError::Conflict(format!(
+        "number {phone} still has {waiting} message(s) waiting in the queue to be sent from it; \
+         remove it once they are sent or have failed"
+    ))
 }
 
 // --- events and callback delivery ---

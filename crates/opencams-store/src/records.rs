@@ -196,6 +196,37 @@ pub struct CloudSettings {
     pub api_version: Option<String>,
 }
 
+/// What [`crate::NumberStore::update_number`] changes in a sender number: each `None` keeps the
+/// stored value. The phone, channel, space and Graph API ids are not here: they name where the
+/// number sends from, so changing them is removing the number and adding it again.
+#[derive(Debug, Clone, Default)]
+pub struct NumberUpdate {
+    pub verified_name: Option<String>,
+    /// Messages per second.
+    pub throughput_mps: Option<u32>,
+    /// The Cloud API access token (`whatsapp-cloud` numbers only: a number without Cloud API
+    /// settings has nowhere to use one, and the update is refused with `Conflict`).
+    pub access_token: Option<Secret>,
+    /// The app secret that signs the Cloud API's webhooks (`whatsapp-cloud` numbers only, as
+    /// `access_token`).
+    pub app_secret: Option<Secret>,
+}
+
+impl NumberUpdate {
+    /// True when it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.verified_name.is_none()
+            && self.throughput_mps.is_none()
+            && self.access_token.is_none()
+            && self.app_secret.is_none()
+    }
+
+    /// True when it sets a Cloud API secret.
+    pub fn sets_secrets(&self) -> bool {
+        self.access_token.is_some() || self.app_secret.is_some()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Number {
     pub id: i64,

@@ -51,6 +51,15 @@ pub trait NumberStore: Send + Sync {
     async fn add_number(&self, number: NewNumber, now: i64) -> Result<Number>;
     async fn number(&self, phone: &str) -> Result<Option<Number>>;
     async fn list_numbers(&self, filter: NumberFilter) -> Result<Vec<Number>>;
+    /// Changes what `update` sets (each `None` keeps the value) and returns the number as
+    /// stored; an empty update changes nothing. `NotFound` if no such number; `Conflict` when it
+    /// sets a secret on a number without Cloud API settings (a simulator number). Secrets are
+    /// sealed as [`Self::add_number`]'s are.
+    async fn update_number(&self, phone: &str, update: NumberUpdate, now: i64) -> Result<Number>;
+    /// Removes a number. `NotFound` if there is none; `Conflict` (saying how many) while
+    /// messages from it still wait in the queue, claimed or not: they would have nobody to send
+    /// them. Its sent messages, their windows and its per-number webhook settings stay.
+    async fn remove_number(&self, phone: &str) -> Result<()>;
 }
 
 /// Replay protection: the signature nonces seen, kept until they expire.

@@ -169,6 +169,92 @@ async fn takes_in_any_key_order_do_not_deadlock() {
     takers.join_all().await;
 }
 
+/// The next change `changes` reports within `wait`, if any.
+async fn next_change(
+    changes: &mut tokio::sync::broadcast::Receiver<Change>,
+    wait: Duration,
+) -> Option<Change> {
+    tokio::time::timeout(wait, changes.recv()).await.ok()?.ok()
+}
+
+/// Changing or removing a number tells the other nodes, as adding one does: a node's cache of
+/// numbers (kept far longer than the test here) shows the change once it forgets what it was
+/// told, and a refused write tells nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn number_updates_and_removals_reach_the_other_nodes_caches() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let (writer, other) = (node(&db).await, node(&db).await);
+    let mut changes = other.changes().expect("a shared store reports changes");
+    let cache = cache::StoreCache::new(other.clone(), Duration::from_secs(3600));
+    let acct = writer.create_account("acme", 1).await.unwrap();
+    let add = |i: u32| NewNumber {
+        account_id: acct.id,
+        space_id: acct.default_space.clone(),
+        phone: format!("86136000000{i:02}"),
+        channel: "simulator".into(),
+        throughput_mps: 80,
+        ..Default::default()
+    };
+    // the other node's listener starts in the background: add numbers until it hears one
+    let mut added = 0;
+    loop {
+        assert!(added < 50, "the other node never heard of a new number");
+        writer.add_number(add(added), 2).await.unwrap();
+        added += 1;
+        if next_change(&mut changes, Duration::from_millis(200)).await == Some(Change::Numbers) {
+            break;
+        }
+    }
+    let phone = add(0).phone;
+    assert_eq!(
+        cache.number(&phone).await.unwrap().unwrap().throughput_mps,
+        80
+    );
+    // what the warm-up's other adds told
+    while next_change(&mut changes, Duration::from_millis(300))
+        .await
+        .is_some()
+    {}
+
+    let update = NumberUpdate {
+        throughput_mps: Some(5),
+        ..Default::default()
+    };
+    writer.update_number(&phone, update, 3).await.unwrap();
+    let told = next_change(&mut changes, Duration::from_secs(5)).await;
+    assert_eq!(told, Some(Change::Numbers), "an update is told");
+    assert_eq!(
+        cache.number(&phone).await.unwrap().unwrap().throughput_mps,
+        80,
+        "cached until told"
+    );
+    cache.forget(Change::Numbers);
+    assert_eq!(
+        cache.number(&phone).await.unwrap().unwrap().throughput_mps,
+        5
+    );
+
+    // refused writes change nothing and tell nothing
+    let secret = NumberUpdate {
+        access_token: Some(Secret::new("t")),
+        ..Default::default()
+    };
+    assert!(writer.update_number(&phone, secret, 4).await.is_err());
+    assert!(writer.remove_number("8613699999999").await.is_err());
+    assert_eq!(
+        next_change(&mut changes, Duration::from_millis(500)).await,
+        None
+    );
+
+    writer.remove_number(&phone).await.unwrap();
+    let told = next_change(&mut changes, Duration::from_secs(5)).await;
+    assert_eq!(told, Some(Change::Numbers), "a removal is told");
+    cache.forget(Change::Numbers);
+    assert_eq!(cache.number(&phone).await.unwrap(), None);
+}
+
 /// A raw connection to the test database, to hold transactions open as another node would.
 async fn raw(db: &TestDatabase) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)

@@ -5,7 +5,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::PgStore;
-use crate::common::number_aad;
+use crate::common::{no_cloud_settings, not_registered, number_aad, still_queued};
 use crate::*;
 
 const NUMBER_COLS: &str = "id, account_id, space_id, phone, channel, status, verified_name, quality_rating, \
@@ -54,6 +54,29 @@ fn number_row(r: &Row, cipher: &Cipher) -> Result<Number> {
         phone,
     })
 }
+
+/// Sets what is given (`$2`..`$5`, NULL keeps the value), unless secrets are given (`$6`) to a
+/// number without Cloud API settings: such a number reads back no secret (see `number_row`).
+static UPDATE_NUMBER_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "UPDATE numbers SET verified_name = COALESCE($2, verified_name), \
+         throughput_mps = COALESCE($3, throughput_mps), \
+         access_token_sealed = COALESCE($4, access_token_sealed), \
+         app_secret_sealed = COALESCE($5, app_secret_sealed) \
+         WHERE phone = $1 AND (phone_number_id IS NOT NULL OR NOT $6) RETURNING {NUMBER_COLS}"
+    )
+});
+
+/// Counts the number's queued messages and deletes it only when there are none, in one
+/// statement. It is a guard for the operator, not a lock: a send accepted meanwhile by a node
+/// that still caches the number is queued after the count, and fails when it is sent (the
+/// dispatcher finds its sender no longer registered).
+const REMOVE_NUMBER_SQL: &str = "WITH waiting AS ( \
+       SELECT COUNT(*) AS n FROM queue q JOIN messages m ON m.id = q.message_id \
+       WHERE m.sender = $1), \
+     deleted AS ( \
+       DELETE FROM numbers WHERE phone = $1 AND (SELECT n FROM waiting) = 0 RETURNING id) \
+     SELECT (SELECT n FROM waiting), (SELECT COUNT(*) FROM deleted)";
 
 #[async_trait::async_trait]
 impl NumberStore for PgStore {
@@ -138,5 +161,58 @@ impl NumberStore for PgStore {
             .iter()
             .map(|r| number_row(r, &self.cipher))
             .collect()
+    }
+
+    // no column records when a number changed (nothing reads it), so `now` is not stored
+    async fn update_number(&self, phone: &str, u: NumberUpdate, _now: i64) -> Result<Number> {
+        self.notifying(Change::Numbers, async {
+            let seal = |s: Option<&Secret>, what: &str| -> Result<Option<Vec<u8>>> {
+                s.map(|s| self.cipher.seal(&number_aad(phone, what), s.expose()))
+                    .transpose()
+            };
+            let token = seal(u.access_token.as_ref(), "access_token")?;
+            let app_secret = seal(u.app_secret.as_ref(), "app_secret")?;
+            let throughput = u.throughput_mps.map(i64::from);
+            let sets_secrets = u.sets_secrets();
+            let params: [&(dyn ToSql + Sync); 6] = [
+                &phone,
+                &u.verified_name,
+                &throughput,
+                &token,
+                &app_secret,
+                &sets_secrets,
+            ];
+            let c = self.client().await?;
+            let stmt = c.prepare_cached(&UPDATE_NUMBER_SQL).await?;
+            if let Some(row) = c.query_opt(&stmt, &params).await? {
+                return number_row(&row, &self.cipher);
+            }
+            // nothing updated: tell a missing number from one that takes no secrets
+            let found = c
+                .query_opt("SELECT channel FROM numbers WHERE phone = $1", &[&phone])
+                .await?;
+            match found {
+                None => Err(not_registered(phone)),
+                Some(r) => Err(no_cloud_settings(phone, r.try_get(0)?)),
+            }
+        })
+        .await
+    }
+
+    async fn remove_number(&self, phone: &str) -> Result<()> {
+        self.notifying(Change::Numbers, async {
+            let c = self.client().await?;
+            let stmt = c.prepare_cached(REMOVE_NUMBER_SQL).await?;
+            let r = c.query_one(&stmt, &[&phone]).await?;
+            let (waiting, deleted): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+            if waiting > 0 {
+                return Err(still_queued(phone, waiting));
+            }
+            if deleted == 0 {
+                return Err(not_registered(phone));
+            }
+            Ok(())
+        })
+        .await
     }
 }

@@ -1,9 +1,9 @@
 //! Sender numbers on SQLite; their channel credentials are sealed at rest.
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::SqliteStore;
-use crate::common::number_aad;
+use crate::common::{no_cloud_settings, not_registered, number_aad, still_queued};
 use crate::*;
 
 const NUMBER_COLS: &str = "id, account_id, space_id, phone, channel, status, verified_name, quality_rating, \
@@ -55,6 +55,62 @@ fn number_row(r: &Row<'_>, cipher: &Cipher) -> rusqlite::Result<Result<Number>> 
     }))
 }
 
+fn select_number(c: &Connection, cipher: &Cipher, phone: &str) -> Result<Option<Number>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {NUMBER_COLS} FROM numbers WHERE phone = ?1"
+    ))?;
+    stmt.query_row([phone], |r| number_row(r, cipher))
+        .optional()?
+        .transpose()
+}
+
+fn update_number(c: &Connection, cipher: &Cipher, phone: &str, u: &NumberUpdate) -> Result<Number> {
+    let found: Option<(String, Option<String>)> = c
+        .query_row(
+            "SELECT channel, phone_number_id FROM numbers WHERE phone = ?1",
+            [phone],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((channel, phone_number_id)) = found else {
+        return Err(not_registered(phone));
+    };
+    // a number reads back Cloud API settings only with a phone number id (see `number_row`): a
+    // secret sealed without one could never be read
+    if phone_number_id.is_none() && u.sets_secrets() {
+        return Err(no_cloud_settings(phone, &channel));
+    }
+    let seal = |s: Option<&Secret>, what: &str| -> Result<Option<Vec<u8>>> {
+        s.map(|s| cipher.seal(&number_aad(phone, what), s.expose()))
+            .transpose()
+    };
+    let token = seal(u.access_token.as_ref(), "access_token")?;
+    let app_secret = seal(u.app_secret.as_ref(), "app_secret")?;
+    c.execute(
+        "UPDATE numbers SET verified_name = COALESCE(?2, verified_name), \
+         throughput_mps = COALESCE(?3, throughput_mps), \
+         access_token_sealed = COALESCE(?4, access_token_sealed), \
+         app_secret_sealed = COALESCE(?5, app_secret_sealed) WHERE phone = ?1",
+        params![phone, u.verified_name, u.throughput_mps, token, app_secret],
+    )?;
+    select_number(c, cipher, phone)?.ok_or_else(|| not_registered(phone))
+}
+
+fn remove_number(c: &Connection, phone: &str) -> Result<()> {
+    let waiting: i64 = c.query_row(
+        "SELECT COUNT(*) FROM queue q JOIN messages m ON m.id = q.message_id WHERE m.sender = ?1",
+        [phone],
+        |r| r.get(0),
+    )?;
+    if waiting > 0 {
+        return Err(still_queued(phone, waiting));
+    }
+    if c.execute("DELETE FROM numbers WHERE phone = ?1", [phone])? == 0 {
+        return Err(not_registered(phone));
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl NumberStore for SqliteStore {
     async fn add_number(&self, n: NewNumber, now: i64) -> Result<Number> {
@@ -97,15 +153,8 @@ impl NumberStore for SqliteStore {
 
     async fn number(&self, phone: &str) -> Result<Option<Number>> {
         let phone = phone.to_string();
-        self.read(move |c, cipher| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {NUMBER_COLS} FROM numbers WHERE phone = ?1"
-            ))?;
-            stmt.query_row([phone], |r| number_row(r, cipher))
-                .optional()?
-                .transpose()
-        })
-        .await
+        self.read(move |c, cipher| select_number(c, cipher, &phone))
+            .await
     }
 
     async fn list_numbers(&self, f: NumberFilter) -> Result<Vec<Number>> {
@@ -124,5 +173,17 @@ impl NumberStore for SqliteStore {
             Ok(out)
         })
         .await
+    }
+
+    // no column records when a number changed (nothing reads it), so `now` is not stored
+    async fn update_number(&self, phone: &str, update: NumberUpdate, _now: i64) -> Result<Number> {
+        let phone = phone.to_string();
+        self.write(move |c, cipher| update_number(c, cipher, &phone, &update))
+            .await
+    }
+
+    async fn remove_number(&self, phone: &str) -> Result<()> {
+        let phone = phone.to_string();
+        self.write(move |c, _| remove_number(c, &phone)).await
     }
 }

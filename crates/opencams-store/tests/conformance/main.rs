@@ -13,6 +13,7 @@ use opencams_store::*;
 
 mod cases;
 mod console;
+mod numbers;
 mod receipts;
 
 fn cipher() -> Cipher {
@@ -119,6 +120,8 @@ conformance! {
     cases::statuses_apply_monotonically_and_inbound_once,
     cases::a_failure_records_its_error_and_a_later_delivery_wins_over_it,
     cases::statuses_that_overtake_the_settlement_find_the_message_by_its_id,
+    numbers::an_update_changes_only_what_it_names_and_reseals_secrets,
+    numbers::a_number_is_removed_only_once_none_of_its_messages_is_queued,
     receipts::outbox_keeps_event_order_leases_retries_disables_and_replays,
     receipts::message_history_filters_and_pages,
     console::console_users_are_found_by_email_in_any_case_and_listed_per_account,
