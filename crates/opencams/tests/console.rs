@@ -859,3 +859,112 @@ fn in_chromium_a_person_signs_in_by_keyboard_at_phone_and_desktop_widths() {
         "{out}"
     );
 }
+
+#[test]
+fn admins_change_and_remove_numbers_and_no_one_else_can() {
+    let s = Server::start();
+    let mut admin = Browser::new(&s.addr);
+    let status = admin
+        .sign_in(
+            &banner_field(&s.banner, "console user"),
+            &banner_field(&s.banner, "console password"),
+        )
+        .status;
+    assert_eq!(status, 303);
+    let list = admin.get("/console/numbers");
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body.contains("8613600000000"));
+    let csrf = Browser::csrf_of(&list.body);
+    let change = |b: &mut Browser, csrf: &str, tp: &str| {
+        b.request(
+            "POST",
+            "/console/numbers/8613600000000",
+            &[("csrf", csrf), ("name", "Acme Support"), ("throughput", tp)],
+        )
+    };
+    let out = change(&mut admin, &csrf, "5000");
+    assert_eq!(out.status, 400);
+    assert!(
+        out.body
+            .contains("Throughput 5000 is out of range: use 1 to 1000"),
+        "{}",
+        out.body
+    );
+    assert_eq!(change(&mut admin, &csrf, "200").status, 303);
+    // the CLI sees what the console changed
+    let listed = s.cli_json(&["number", "list"]);
+    assert!(listed.to_string().contains("Acme Support"), "{listed}");
+    assert!(listed.to_string().contains("200"), "{listed}");
+    // a simulator number has no Cloud API token to rotate
+    let token = admin.request(
+        "POST",
+        "/console/numbers/8613600000000",
+        &[
+            ("csrf", &csrf),
+            ("name", "Acme Support"),
+            ("access_token", "EAAG-new"),
+        ],
+    );
+    assert_eq!(token.status, 409, "{}", token.body);
+
+    // a viewer of the account and an admin of another change nothing
+    s.cli_json(&["account", "create", "acme"]);
+    for (account, email, role) in [
+        ("default", "ro@example.com", "viewer"),
+        ("acme", "boss@acme.test", "admin"),
+    ] {
+        let (code, _, err) = user_cli(
+            &s,
+            &[
+                "create",
+                "--account",
+                account,
+                "--email",
+                email,
+                "--role",
+                role,
+                "--password-stdin",
+            ],
+            "a long enough password",
+        );
+        assert_eq!(code, 0, "{err}");
+    }
+    let mut ro = Browser::new(&s.addr);
+    assert_eq!(
+        ro.sign_in("ro@example.com", "a long enough password")
+            .status,
+        303
+    );
+    let rcsrf = Browser::csrf_of(&ro.get("/console/numbers").body);
+    assert_eq!(change(&mut ro, &rcsrf, "10").status, 403);
+    let mut boss = Browser::new(&s.addr);
+    assert_eq!(
+        boss.sign_in("boss@acme.test", "a long enough password")
+            .status,
+        303
+    );
+    let theirs = boss.get("/console/numbers");
+    assert!(!theirs.body.contains("8613600000000"));
+    let bcsrf = Browser::csrf_of(&theirs.body);
+    assert_eq!(change(&mut boss, &bcsrf, "10").status, 404);
+    let removal = boss.request(
+        "POST",
+        "/console/numbers/8613600000000/remove",
+        &[("csrf", &bcsrf)],
+    );
+    assert_eq!(removal.status, 404);
+
+    // the account's admin removes it
+    let gone = admin.request(
+        "POST",
+        "/console/numbers/8613600000000/remove",
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(gone.status, 200, "{}", gone.body);
+    assert!(gone.body.contains("8613600000000 removed"));
+    assert!(
+        !s.cli_json(&["number", "list"])
+            .to_string()
+            .contains("8613600000000")
+    );
+}

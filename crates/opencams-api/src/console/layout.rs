@@ -31,9 +31,10 @@ pub async fn css() -> Response {
 }
 
 /// The pages in the navigation: (path, label).
-const NAV: [(&str, &str); 4] = [
+const NAV: [(&str, &str); 5] = [
     ("/console", "Overview"),
     ("/console/messages", "Messages"),
+    ("/console/numbers", "Numbers"),
     ("/console/webhooks", "Webhooks"),
     ("/console/keys", "Access keys"),
 ];

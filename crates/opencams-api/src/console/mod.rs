@@ -8,6 +8,7 @@ mod keys;
 mod layout;
 mod login;
 mod messages;
+mod numbers;
 mod overview;
 pub mod password;
 pub mod session;
@@ -38,6 +39,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/console/webhooks", get(webhooks::show).post(webhooks::set))
         .route("/console/webhooks/enable", post(webhooks::enable))
         .route("/console/webhooks/replay", post(webhooks::replay))
+        .route("/console/numbers", get(numbers::list))
+        .route("/console/numbers/{phone}", post(numbers::change))
+        .route("/console/numbers/{phone}/remove", post(numbers::remove))
         .route("/console/messages", get(messages::list))
         .route("/console/messages/{id}", get(messages::show))
         .route(&layout::CSS_PATH, get(layout::css))
