@@ -12,24 +12,9 @@ use maud::{Markup, html};
 use opencams_store::AccessKey;
 use serde::Deserialize;
 
-use super::layout::{error_page, page};
+use super::layout::{error_page, page, unavailable};
 use super::session::{Access, Signed};
 use crate::AppState;
-
-fn unavailable(e: opencams_store::StoreError) -> Response {
-    tracing::error!(error = %e, "console: keys");
-    error_page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The console cannot reach its database right now; try again in a moment.",
-    )
-}
-
-fn forged() -> Response {
-    error_page(
-        StatusCode::FORBIDDEN,
-        "This form expired or came from another site; reload the page and try again.",
-    )
-}
 
 /// `GET /console/keys`.
 pub async fn list(State(state): State<Arc<AppState>>, signed: Signed) -> Response {
@@ -56,7 +41,7 @@ async fn listing(
     );
     let (keys, spaces) = match (keys, spaces) {
         (Ok(k), Ok(s)) => (k, s),
-        (Err(e), _) | (_, Err(e)) => return unavailable(e),
+        (Err(e), _) | (_, Err(e)) => return unavailable("keys", &e),
     };
     let admin = signed.may(Access::Administer);
     let body = html! {
@@ -121,11 +106,8 @@ pub async fn create(
     signed: Signed,
     Form(f): Form<NewKeyForm>,
 ) -> Response {
-    if !signed.csrf_ok(&f.csrf) {
-        return forged();
-    }
-    if !signed.may(Access::Administer) {
-        return signed.refused();
+    if let Some(refused) = signed.refusal(&f.csrf, Access::Administer) {
+        return refused;
     }
     let checked = crate::keys::new_key(
         state.store.as_ref(),
@@ -135,7 +117,7 @@ pub async fn create(
     )
     .await;
     let new = match checked {
-        Err(e) => return unavailable(e),
+        Err(e) => return unavailable("keys", &e),
         Ok(Err(e)) => {
             let message = e.describe("Actions", "Spaces", &signed.account);
             return listing(&state, &signed, StatusCode::BAD_REQUEST, Some(&message), &f).await;
@@ -144,7 +126,7 @@ pub async fn create(
     };
     let key = match state.store.create_key(new, state.clock.now_ms()).await {
         Ok(k) => k,
-        Err(e) => return unavailable(e),
+        Err(e) => return unavailable("keys", &e),
     };
     let body = html! {
         h1 { "Key created" }
@@ -165,11 +147,8 @@ pub async fn set_enabled(
     Path((id, change)): Path<(String, String)>,
     Form(f): Form<NewKeyForm>,
 ) -> Response {
-    if !signed.csrf_ok(&f.csrf) {
-        return forged();
-    }
-    if !signed.may(Access::Administer) {
-        return signed.refused();
+    if let Some(refused) = signed.refusal(&f.csrf, Access::Administer) {
+        return refused;
     }
     let enabled = match change.as_str() {
         "enable" => true,
@@ -184,10 +163,10 @@ pub async fn set_enabled(
                 &format!("No access key {id:?} in your account."),
             );
         }
-        Err(e) => return unavailable(e),
+        Err(e) => return unavailable("keys", &e),
     }
     if let Err(e) = state.store.set_key_enabled(&id, enabled).await {
-        return unavailable(e);
+        return unavailable("keys", &e);
     }
     // this node at once; the others through the store's notifications
     state.principals.invalidate();

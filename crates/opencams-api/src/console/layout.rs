@@ -110,3 +110,20 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
         },
     )
 }
+
+/// The page for a database that cannot be reached, the error logged with what was being done.
+pub fn unavailable(doing: &str, e: &opencams_store::StoreError) -> Response {
+    tracing::error!(error = %e, "console: {doing} failed");
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The console cannot reach its database right now; try again in a moment.",
+    )
+}
+
+/// The page for a form whose CSRF token is not the session's.
+pub fn forged() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "This form expired or came from another site; reload the page and try again.",
+    )
+}

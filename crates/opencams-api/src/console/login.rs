@@ -12,7 +12,7 @@ use maud::html;
 use opencams_store::{AccountStatus, ConsoleSession};
 use serde::Deserialize;
 
-use super::layout::{error_page, page};
+use super::layout::{forged, page, unavailable};
 use super::password;
 use super::session::{
     LOGIN_COOKIE, SESSION_COOKIE, SESSION_TTL_MS, Signed, client_address, cookie_value, csrf_ok,
@@ -115,11 +115,7 @@ pub async fn submit(
     let user = match state.store.user_by_email(&email).await {
         Ok(u) => u,
         Err(e) => {
-            tracing::error!(error = %e, "console: reading a user failed");
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The console cannot reach its database right now; try again in a moment.",
-            );
+            return unavailable("reading a user", &e);
         }
     };
     let phc = user
@@ -159,11 +155,7 @@ pub async fn submit(
             );
         }
         Err(e) => {
-            tracing::error!(error = %e, "console: reading an account failed");
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The console cannot reach its database right now; try again in a moment.",
-            );
+            return unavailable("reading an account", &e);
         }
     }
     let token = random_token();
@@ -175,11 +167,7 @@ pub async fn submit(
         expires_at: now + SESSION_TTL_MS,
     };
     if let Err(e) = state.store.create_session(session).await {
-        tracing::error!(error = %e, "console: storing a session failed");
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The console cannot reach its database right now; try again in a moment.",
-        );
+        return unavailable("storing a session", &e);
     }
     let secure = over_https(&headers);
     let mut response = Redirect::to("/console").into_response();
@@ -215,17 +203,10 @@ pub async fn logout(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     if !csrf_ok(&signed.session.csrf_token, &f.csrf) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "This form expired or came from another site; reload the page and try again.",
-        );
+        return forged();
     }
     if let Err(e) = state.store.delete_session(&signed.session.token_hash).await {
-        tracing::error!(error = %e, "console: ending a session failed");
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The console cannot reach its database right now; try again in a moment.",
-        );
+        return unavailable("ending a session", &e);
     }
     let mut response = Redirect::to("/console/login").into_response();
     response.headers_mut().append(

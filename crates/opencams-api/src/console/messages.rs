@@ -13,7 +13,7 @@ use opencams_domain::{Direction, MessageStatus};
 use opencams_store::{MessageFilter, MessageRow};
 use serde::Deserialize;
 
-use super::layout::{error_page, page};
+use super::layout::{error_page, page, unavailable};
 use super::session::Signed;
 use crate::AppState;
 
@@ -152,13 +152,6 @@ fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-fn unavailable() -> Response {
-    error_page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The console cannot reach its database right now; try again in a moment.",
-    )
-}
-
 /// `GET /console/messages`.
 pub async fn list(
     State(state): State<Arc<AppState>>,
@@ -167,10 +160,7 @@ pub async fn list(
 ) -> Response {
     let spaces = match state.store.list_spaces(Some(signed.account.id)).await {
         Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "console: listing spaces failed");
-            return unavailable();
-        }
+        Err(e) => return unavailable("listing spaces", &e),
     };
     let space = opt(&q.space).unwrap_or_else(|| signed.account.default_space.clone());
     if !spaces.iter().any(|s| s.id == space) {
@@ -183,10 +173,7 @@ pub async fn list(
         Err(e) => (Vec::new(), Some(e)),
         Ok(f) => match state.store.list_messages(f).await {
             Ok(rows) => (rows, None),
-            Err(e) => {
-                tracing::error!(error = %e, "console: listing messages failed");
-                return unavailable();
-            }
+            Err(e) => return unavailable("listing messages", &e),
         },
     };
     let more = rows.len() > PAGE as usize;
@@ -269,10 +256,7 @@ pub async fn show(
 ) -> Response {
     let m = match state.store.message(&id).await {
         Ok(m) => m.filter(|m| m.account_id == signed.account.id),
-        Err(e) => {
-            tracing::error!(error = %e, "console: reading a message failed");
-            return unavailable();
-        }
+        Err(e) => return unavailable("reading a message", &e),
     };
     let Some(m) = m else {
         return error_page(
@@ -282,10 +266,7 @@ pub async fn show(
     };
     let events = match state.store.message_events(&m.id).await {
         Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %e, "console: reading a message's events failed");
-            return unavailable();
-        }
+        Err(e) => return unavailable("reading a message's events", &e),
     };
     let body_json = serde_json::from_str::<serde_json::Value>(&m.body)
         .and_then(|v| serde_json::to_string_pretty(&v))

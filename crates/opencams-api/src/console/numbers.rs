@@ -13,24 +13,9 @@ use maud::html;
 use opencams_store::{Change, NumberFilter, NumberUpdate, Secret, StoreError};
 use serde::Deserialize;
 
-use super::layout::{error_page, page};
+use super::layout::{error_page, page, unavailable};
 use super::session::{Access, Signed};
 use crate::AppState;
-
-fn unavailable(e: StoreError) -> Response {
-    tracing::error!(error = %e, "console: numbers");
-    error_page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The console cannot reach its database right now; try again in a moment.",
-    )
-}
-
-fn forged() -> Response {
-    error_page(
-        StatusCode::FORBIDDEN,
-        "This form expired or came from another site; reload the page and try again.",
-    )
-}
 
 /// `GET /console/numbers`.
 pub async fn list(State(state): State<Arc<AppState>>, signed: Signed) -> Response {
@@ -52,7 +37,7 @@ async fn render(
         .await
     {
         Ok(n) => n,
-        Err(e) => return unavailable(e),
+        Err(e) => return unavailable("numbers", &e),
     };
     let admin = signed.may(Access::Administer);
     let csrf = &signed.session.csrf_token;
@@ -120,7 +105,7 @@ async fn own_number(state: &AppState, signed: &Signed, phone: &str) -> Result<()
             StatusCode::NOT_FOUND,
             &format!("No sender number {phone:?} in your account."),
         )),
-        Err(e) => Err(unavailable(e)),
+        Err(e) => Err(unavailable("numbers", &e)),
     }
 }
 
@@ -131,11 +116,8 @@ pub async fn change(
     Path(phone): Path<String>,
     Form(f): Form<ChangeForm>,
 ) -> Response {
-    if !signed.csrf_ok(&f.csrf) {
-        return forged();
-    }
-    if !signed.may(Access::Administer) {
-        return signed.refused();
+    if let Some(refused) = signed.refusal(&f.csrf, Access::Administer) {
+        return refused;
     }
     if let Err(r) = own_number(&state, &signed, &phone).await {
         return r;
@@ -178,7 +160,7 @@ pub async fn change(
         Err(StoreError::Conflict(why)) => {
             render(&state, &signed, StatusCode::CONFLICT, Some((false, why))).await
         }
-        Err(e) => unavailable(e),
+        Err(e) => unavailable("numbers", &e),
     }
 }
 
@@ -195,11 +177,8 @@ pub async fn remove(
     Path(phone): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if !signed.csrf_ok(&f.csrf) {
-        return forged();
-    }
-    if !signed.may(Access::Administer) {
-        return signed.refused();
+    if let Some(refused) = signed.refusal(&f.csrf, Access::Administer) {
+        return refused;
     }
     if let Err(r) = own_number(&state, &signed, &phone).await {
         return r;
@@ -213,6 +192,6 @@ pub async fn remove(
         Err(StoreError::Conflict(why)) => {
             render(&state, &signed, StatusCode::CONFLICT, Some((false, why))).await
         }
-        Err(e) => unavailable(e),
+        Err(e) => unavailable("numbers", &e),
     }
 }

@@ -13,7 +13,7 @@ use maud::{Markup, html};
 use opencams_domain::{Direction, MessageStatus};
 use opencams_store::{HourlyCount, NumberFilter};
 
-use super::layout::{error_page, page};
+use super::layout::{page, unavailable};
 use super::session::Signed;
 use crate::AppState;
 
@@ -113,11 +113,7 @@ pub async fn page_handler(State(state): State<Arc<AppState>>, signed: Signed) ->
     let (counts, numbers, endpoints) = match (counts, numbers, endpoints) {
         (Ok(c), Ok(n), Ok(e)) => (c, n, e),
         (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => {
-            tracing::error!(error = %e, "console: reading the overview failed");
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The console cannot reach its database right now; try again in a moment.",
-            );
+            return unavailable("reading the overview", &e);
         }
     };
     let hours = buckets(&counts, hours_from, HOUR_MS, 24);

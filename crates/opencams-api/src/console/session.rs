@@ -120,13 +120,8 @@ impl FromRequestParts<Arc<AppState>> for Signed {
         };
         let now = state.clock.now_ms();
         let store = &state.store;
-        let unavailable = |e: opencams_store::StoreError| {
-            tracing::error!(error = %e, "console: reading the session failed");
-            super::layout::error_page(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "The console cannot reach its database right now; try again in a moment.",
-            )
-        };
+        let unavailable =
+            |e: opencams_store::StoreError| super::layout::unavailable("reading the session", &e);
         let Some(session) = store
             .session(&token_hash(&token), now)
             .await
@@ -187,6 +182,15 @@ impl Signed {
     /// Whether a form's CSRF token is this session's.
     pub fn csrf_ok(&self, given: &str) -> bool {
         csrf_ok(&self.session.csrf_token, given)
+    }
+
+    /// What every change checks first, the form's CSRF token and then the role: the answer
+    /// when one fails.
+    pub fn refusal(&self, csrf: &str, what: Access) -> Option<Response> {
+        if !self.csrf_ok(csrf) {
+            return Some(super::layout::forged());
+        }
+        (!self.may(what)).then(|| self.refused())
     }
 }
 

@@ -14,26 +14,11 @@ use maud::html;
 use opencams_store::{NumberFilter, WebhookUpdate};
 use serde::Deserialize;
 
-use super::layout::{error_page, page};
+use super::layout::{error_page, page, unavailable};
 use super::messages::minute_ms;
 use super::session::{Access, Signed};
 use crate::AppState;
 use crate::receipts::destinations;
-
-fn unavailable(e: opencams_store::StoreError) -> Response {
-    tracing::error!(error = %e, "console: webhooks");
-    error_page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The console cannot reach its database right now; try again in a moment.",
-    )
-}
-
-fn forged() -> Response {
-    error_page(
-        StatusCode::FORBIDDEN,
-        "This form expired or came from another site; reload the page and try again.",
-    )
-}
 
 #[derive(Deserialize, Default)]
 pub struct SpaceQuery {
@@ -74,7 +59,7 @@ async fn render(
     );
     let (spaces, numbers, endpoints) = match (spaces, numbers, endpoints) {
         (Ok(s), Ok(n), Ok(e)) => (s, n, e),
-        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return unavailable(e),
+        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return unavailable("webhooks", &e),
     };
     if !spaces.iter().any(|s| s.id == space) {
         return error_page(
@@ -84,7 +69,7 @@ async fn render(
     }
     let settings = match state.store.webhooks(&space).await {
         Ok(s) => s,
-        Err(e) => return unavailable(e),
+        Err(e) => return unavailable("webhooks", &e),
     };
     // the (status, inbound) URLs set at one level ("" for the space)
     let own = |phone: &str| -> (String, String) {
@@ -199,11 +184,8 @@ pub async fn set(
     signed: Signed,
     Form(f): Form<SetForm>,
 ) -> Response {
-    if !signed.csrf_ok(&f.csrf) {
-        return forged();
-    }
-    if !signed.may(Access::Operate) {
-        return signed.refused();
+    if let Some(refused) = signed.refusal(&f.csrf, Access::Operate) {
+        return refused;
     }
     let space = match state.store.space(f.space.trim()).await {
         Ok(Some(s)) if s.account_id == signed.account.id => s,
@@ -213,7 +195,7 @@ pub async fn set(
                 &format!("space: {:?} is not a space of your account", f.space),
             );
         }
-        Err(e) => return unavailable(e),
+        Err(e) => return unavailable("webhooks", &e),
     };
     let phone = f.phone.trim().trim_start_matches('+').to_string();
     if !phone.is_empty() {
@@ -233,7 +215,7 @@ pub async fn set(
                 )
                 .await;
             }
-            Err(e) => return unavailable(e),
+            Err(e) => return unavailable("webhooks", &e),
         }
     }
     let allow_private = state.config.allow_private_callbacks;
@@ -271,7 +253,7 @@ pub async fn set(
         queue_flag: None,
     };
     if let Err(e) = state.store.set_webhook(update, state.clock.now_ms()).await {
-        return unavailable(e);
+        return unavailable("webhooks", &e);
     }
     Redirect::to(&format!("/console/webhooks?space={}", space.id)).into_response()
 }
@@ -290,11 +272,8 @@ pub async fn enable(
     signed: Signed,
     Form(f): Form<EnableForm>,
 ) -> Response {
-    if !signed.csrf_ok(&f.csrf) {
-        return forged();
-    }
-    if !signed.may(Access::Operate) {
-        return signed.refused();
+    if let Some(refused) = signed.refusal(&f.csrf, Access::Operate) {
+        return refused;
     }
     match state
         .store
@@ -306,7 +285,7 @@ pub async fn enable(
             &format!("No callback endpoint {:?} in your account.", f.url),
         ),
         Ok(_) => Redirect::to("/console/webhooks").into_response(),
-        Err(e) => unavailable(e),
+        Err(e) => unavailable("webhooks", &e),
     }
 }
 
@@ -324,11 +303,8 @@ pub async fn replay(
     signed: Signed,
     Form(f): Form<ReplayForm>,
 ) -> Response {
-    if !signed.csrf_ok(&f.csrf) {
-        return forged();
-    }
-    if !signed.may(Access::Operate) {
-        return signed.refused();
+    if let Some(refused) = signed.refusal(&f.csrf, Access::Operate) {
+        return refused;
     }
     let since = match minute_ms("Since", &f.since) {
         Ok(Some(ms)) => ms,
@@ -364,6 +340,6 @@ pub async fn replay(
             let note = format!("{n} callback(s) enqueued again.");
             render(&state, &signed, "", StatusCode::OK, Some((true, note))).await
         }
-        Err(e) => unavailable(e),
+        Err(e) => unavailable("webhooks", &e),
     }
 }
