@@ -131,7 +131,9 @@ impl Search {
     }
 }
 
-/// `k=v&…` with the values percent-encoded, empty ones left out.
+/// `k=v&…` with the values percent-encoded, empty ones left out. By hand rather than with
+/// `form_urlencoded`, which writes a space as `+` (valid in a query only): `%20` reads the same
+/// wherever the link is pasted.
 fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()

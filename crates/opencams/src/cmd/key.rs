@@ -5,7 +5,7 @@ use clap::Subcommand;
 use opencams_store::{AccessKey, Store};
 use serde_json::{Value, json};
 
-use super::{find_account, now_ms, print, with_store};
+use super::{account_filter, find_account, now_ms, print, with_store};
 use crate::config::StorageArgs;
 
 #[derive(Subcommand)]
@@ -87,10 +87,7 @@ async fn run_with(store: &dyn Store, cmd: KeyCmd) -> anyhow::Result<()> {
             });
         }
         KeyCmd::List { account, json } => {
-            let account_id = match &account {
-                Some(name) => Some(find_account(store, name).await?.id),
-                None => None,
-            };
+            let account_id = account_filter(store, account.as_deref()).await?;
             let keys = store.list_keys(account_id).await?;
             let v = json!({"Keys": keys.iter().map(describe).collect::<Vec<_>>()});
             print(json, &v, || {

@@ -76,6 +76,14 @@ pub async fn find_account(store: &dyn Store, name: &str) -> anyhow::Result<Accou
         .with_context(|| format!("no account named {name:?} (see `opencams account list`)"))
 }
 
+/// The id of the account `name` gives, or `None` (every account) when it gives none.
+pub async fn account_filter(store: &dyn Store, name: Option<&str>) -> anyhow::Result<Option<i64>> {
+    Ok(match name {
+        Some(n) => Some(find_account(store, n).await?.id),
+        None => None,
+    })
+}
+
 /// Prints one JSON object (`--json`) or the human text.
 pub fn print(json: bool, value: &Value, human: impl FnOnce() -> String) {
     if json {

@@ -12,7 +12,7 @@ use opencams_store::{
 };
 use serde_json::{Value, json};
 
-use super::{find_account, now_ms, print, with_store};
+use super::{account_filter, find_account, now_ms, print, with_store};
 use crate::config::StorageArgs;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -316,10 +316,7 @@ async fn run_with(
             });
         }
         NumberCmd::List { account, json } => {
-            let account_id = match &account {
-                Some(name) => Some(find_account(store, name).await?.id),
-                None => None,
-            };
+            let account_id = account_filter(store, account.as_deref()).await?;
             let list = store
                 .list_numbers(NumberFilter {
                     account_id,

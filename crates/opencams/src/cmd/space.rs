@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{admin_store, find_account, now_ms, print};
+use super::{account_filter, admin_store, find_account, now_ms, print};
 use crate::config::StorageArgs;
 
 #[derive(Subcommand)]
@@ -38,10 +38,7 @@ pub async fn run(args: &StorageArgs, cmd: SpaceCmd) -> anyhow::Result<()> {
                 });
             }
             SpaceCmd::List { account, json } => {
-                let account_id = match &account {
-                    Some(n) => Some(find_account(store.as_ref(), n).await?.id),
-                    None => None,
-                };
+                let account_id = account_filter(store.as_ref(), account.as_deref()).await?;
                 let spaces = store.list_spaces(account_id).await?;
                 let v = json!({"Spaces": spaces.iter().map(|s| json!({"CustSpaceId": s.id, "AccountId": s.account_id, "Name": s.name})).collect::<Vec<_>>()});
                 print(json, &v, || spaces.iter().map(|s| format!("{} {} (account {})", s.id, s.name, s.account_id)).collect::<Vec<_>>().join("\n"));

@@ -11,7 +11,7 @@ use opencams_api::console::password;
 use opencams_store::{ConsoleUser, NewConsoleUser, Role, Store};
 use serde_json::{Value, json};
 
-use super::{find_account, now_ms, print, with_store};
+use super::{account_filter, find_account, now_ms, print, with_store};
 use crate::config::StorageArgs;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -202,15 +202,19 @@ pub async fn run(args: &StorageArgs, cmd: UserCmd) -> anyhow::Result<()> {
                 });
             }
             UserCmd::List { account, json } => {
-                let account_id = match &account {
-                    Some(n) => Some(find_account(store, n).await?.id),
-                    None => None,
-                };
+                let account_id = account_filter(store, account.as_deref()).await?;
                 let users = store.list_users(account_id).await?;
-                let mut rows = Vec::new();
-                for u in &users {
-                    rows.push(user_json(u, &account_name(store, u.account_id).await?));
-                }
+                let accounts = store.list_accounts().await?;
+                let name = |id: i64| {
+                    accounts
+                        .iter()
+                        .find(|a| a.id == id)
+                        .map_or_else(|| id.to_string(), |a| a.name.clone())
+                };
+                let rows: Vec<Value> = users
+                    .iter()
+                    .map(|u| user_json(u, &name(u.account_id)))
+                    .collect();
                 print(json, &json!({ "Users": rows }), || {
                     rows.iter()
                         .map(|r| {

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use opencams_store::{Endpoint, Store};
 use serde_json::{Value, json};
 
-use super::{find_account, now_ms, print, with_store};
+use super::{account_filter, now_ms, print, with_store};
 use crate::config::StorageArgs;
 
 #[derive(Subcommand)]
@@ -58,13 +58,6 @@ fn endpoint_json(e: &Endpoint, account: &str) -> Value {
            "LastSuccessAt": e.last_success_at, "NextAttemptAt": e.due_at})
 }
 
-async fn account_id(store: &dyn Store, account: Option<&str>) -> anyhow::Result<Option<i64>> {
-    Ok(match account {
-        Some(name) => Some(find_account(store, name).await?.id),
-        None => None,
-    })
-}
-
 pub async fn run(args: &StorageArgs, cmd: WebhookCmd) -> anyhow::Result<()> {
     with_store(args, async |store| run_with(store, cmd).await).await
 }
@@ -72,7 +65,7 @@ pub async fn run(args: &StorageArgs, cmd: WebhookCmd) -> anyhow::Result<()> {
 async fn run_with(store: &dyn Store, cmd: WebhookCmd) -> anyhow::Result<()> {
     match cmd {
         WebhookCmd::Status { account, json } => {
-            let id = account_id(store, account.as_deref()).await?;
+            let id = account_filter(store, account.as_deref()).await?;
             let accounts = store.list_accounts().await?;
             let name = |id: i64| {
                 accounts
@@ -107,7 +100,7 @@ async fn run_with(store: &dyn Store, cmd: WebhookCmd) -> anyhow::Result<()> {
             });
         }
         WebhookCmd::Enable { url, account, json } => {
-            let id = account_id(store, account.as_deref()).await?;
+            let id = account_filter(store, account.as_deref()).await?;
             let n = store.enable_endpoints(&url, id, now_ms()).await?;
             if n == 0 {
                 bail!("no callback endpoint {url:?} (see `opencams webhook status`)");
@@ -122,7 +115,7 @@ async fn run_with(store: &dyn Store, cmd: WebhookCmd) -> anyhow::Result<()> {
             json,
         } => {
             let since_ms = parse_since(&since).context("--since")?;
-            let id = account_id(store, account.as_deref()).await?;
+            let id = account_filter(store, account.as_deref()).await?;
             let n = store.replay_events(since_ms, id, now_ms()).await?;
             print(json, &json!({"Since": since_ms, "Enqueued": n}), || {
                 format!("{n} callback(s) enqueued again")
