@@ -14,6 +14,7 @@ pub mod keys;
 pub mod limits;
 pub mod nonce;
 pub mod numbers;
+pub mod policies;
 pub mod principal;
 pub mod receipts;
 pub mod review;

@@ -156,6 +156,47 @@ async fn handle(
     };
     *action_label = action;
     let principal = auth.principal;
+    admit(&principal, action)?;
+    // the nonce claim and the rate-limit take at once (see `auth`); a used nonce is the answer
+    // even when the limits would have refused the call too
+    let (claimed, limited) = tokio::join!(
+        auth.nonce.claim(state),
+        take_limits(state, &principal, action)
+    );
+    claimed?;
+    limited?;
+    let ctx = Ctx {
+        state,
+        principal,
+        action,
+        params: &params,
+    };
+    actions::run(&ctx).await.map_err(Failure::from)
+}
+
+/// Runs `action` for a caller known by other means than a signature: the web console, whose
+/// signed-in users act with their account's rights (`principal` carries no key limits). The same
+/// checks as a signed call make after authentication: the account's subscription, the key's
+/// actions, the account's rate limits; then the action itself.
+pub async fn call(
+    state: &AppState,
+    principal: std::sync::Arc<crate::principal::Principal>,
+    action: &'static str,
+    params: &Params,
+) -> Result<serde_json::Map<String, Value>, CamsError> {
+    admit(&principal, action).map_err(|f| f.err)?;
+    take_limits(state, &principal, action).await?;
+    let ctx = Ctx {
+        state,
+        principal,
+        action,
+        params,
+    };
+    actions::run(&ctx).await
+}
+
+/// An unsubscribed account, or a key that may not call `action`, is refused.
+fn admit(principal: &crate::principal::Principal, action: &str) -> Result<(), Failure> {
     if principal.account.status == opencams_store::AccountStatus::Unsubscribed {
         return Err(CamsError::new(
             Code::ProductUnsubscript,
@@ -177,47 +218,37 @@ async fn handle(
                     allowed.join(", ")
                 ),
             ),
-            denied_action: Some((*action).to_string()),
+            denied_action: Some(action.to_string()),
         });
     }
+    Ok(())
+}
+
+/// Takes a token from the account's overall bucket and from `action`'s (crate::limits).
+async fn take_limits(
+    state: &AppState,
+    principal: &crate::principal::Principal,
+    action: &str,
+) -> Result<(), CamsError> {
     let account = principal.account.id;
     let api_qps = principal.setting_u32("qps.api").unwrap_or(DEFAULT_API_QPS);
     let qps = principal
         .setting_u32(&format!("qps.{action}"))
         .unwrap_or_else(|| default_qps(action));
-    // the nonce claim and the rate-limit take at once (see `auth`); a used nonce is the answer
-    // even when the limits would have refused the call too
     let (all_calls, this_action) = (format!("{account}:*"), format!("{account}:{action}"));
-    let (claimed, limited) = tokio::join!(
-        auth.nonce.claim(state),
-        state
-            .limiter
-            .acquire_both((&all_calls, api_qps), (&this_action, qps))
-    );
-    claimed?;
-    match limited {
-        Ok(()) => {}
-        Err((0, wait)) => {
-            return Err(CamsError::of(Code::ThrottlingUser)
-                .with_retry_after(wait)
-                .into());
-        }
-        Err((_, wait)) => {
-            return Err(CamsError::new(
-                Code::SystemLimitControl,
-                format!("The system is under flow control: {action} is limited to {qps} calls per second for this account."),
-            )
-            .with_retry_after(wait)
-            .into());
-        }
+    match state
+        .limiter
+        .acquire_both((&all_calls, api_qps), (&this_action, qps))
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err((0, wait)) => Err(CamsError::of(Code::ThrottlingUser).with_retry_after(wait)),
+        Err((_, wait)) => Err(CamsError::new(
+            Code::SystemLimitControl,
+            format!("The system is under flow control: {action} is limited to {qps} calls per second for this account."),
+        )
+        .with_retry_after(wait)),
     }
-    let ctx = Ctx {
-        state,
-        principal,
-        action,
-        params: &params,
-    };
-    actions::run(&ctx).await.map_err(Failure::from)
 }
 
 /// Query parameters merged with a form or JSON body (JSON values that are not strings are kept

@@ -59,4 +59,24 @@ pub struct AppState {
     pub submitter: Arc<dyn crate::review::TemplateSubmitter>,
     /// The web console's sign-in limits.
     pub console: crate::console::ConsoleState,
+    /// Simulated users of the built-in Cloud API simulator, for the console's Phone page: set
+    /// once the simulator runs (it starts after this state is built); unset, the page says so.
+    pub simulated_users: std::sync::OnceLock<Arc<dyn SimulatedUsers>>,
+}
+
+/// Users of the built-in simulator writing to a business number, as a real user's phone would:
+/// the simulator sends the provider's signed webhook, which the server ingests as any other.
+#[async_trait::async_trait]
+pub trait SimulatedUsers: Send + Sync {
+    /// Makes `user` (named `name`) send `message` — a Cloud API inbound message object without
+    /// `from`, `id` and `timestamp`, e.g. `{"type":"text","text":{"body":"hi"}}` — to the
+    /// `simulator` number `business`. Returns the inbound message's wamid, or why the
+    /// simulator refused it.
+    async fn write(
+        &self,
+        business: &str,
+        user: &str,
+        name: &str,
+        message: serde_json::Value,
+    ) -> Result<String, String>;
 }

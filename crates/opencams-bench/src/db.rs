@@ -2,7 +2,7 @@
 //! SQLite backend the bench opens the server's file read-only (WAL lets a reader run beside the
 //! writer); on PostgreSQL it connects to the bench's database with tokio-postgres and runs the
 //! same queries (the tables and columns are the same on both backends). The bench never writes to
-//! either.
+//! either through these (the `console` scenario's seeding has its own connection).
 //!
 //! Also, on PostgreSQL: the database a run is given ([`PgDatabase`], created fresh on the server
 //! of `--database-url` and dropped at the end) and the server's own counters of it

@@ -2,7 +2,10 @@
 //! `opencams serve` (a fresh data directory on the default SQLite backend, durable commits), sets
 //! it up only through its public admin commands and API, and drives it with ACS3-HMAC-SHA256
 //! signed requests over keep-alive connections. It never fails a run on a threshold: it measures
-//! and reports. It must not reach into the server through any path a real client could not use.
+//! and reports. It must not reach into the server through any path a real client could not use,
+//! with one exception: `console` writes its history of messages straight into the stopped
+//! server's database (see `scenarios/console/seed.rs`), since the API stamps every message with
+//! the time it is sent and so cannot build a month of history.
 //!
 //! Build both binaries, then run a scenario:
 //!
@@ -86,6 +89,9 @@ pub enum Scenario {
     Compare,
     /// --messages queued with dispatch paused, then a restart and the drain is measured
     Backlog,
+    /// The web console's Messages page over --messages stored messages (default 1000000, seeded
+    /// straight into the database): searches and a deep keyset page, timed as a signed-in viewer
+    Console,
     /// (internal) the baseline HTTP endpoint
     #[command(hide = true)]
     ServeBaseline {
@@ -109,7 +115,7 @@ pub struct Opts {
     #[arg(long, global = true, default_value_t = 5000.0)]
     pub rate: f64,
     /// Messages to send (e2e and each of compare's e2e runs, default 100000; backlog, default
-    /// 1000000)
+    /// 1000000) or to store (console, default 1000000)
     #[arg(long, global = true)]
     pub messages: Option<u64>,
     /// Sender numbers registered (throughput 1000/s each); sends rotate over them

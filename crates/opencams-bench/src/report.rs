@@ -176,9 +176,23 @@ pub fn print_human(report: &Value) {
         }
         println!("\n{name}");
         let mut lines = Vec::new();
-        flatten("", v, &mut lines);
+        // timed pages (console) get a table of their own, after the other figures
+        match v.as_object().filter(|m| m.contains_key("queries")) {
+            Some(m) => {
+                let rest: Map<String, Value> = m
+                    .iter()
+                    .filter(|(k, _)| *k != "queries")
+                    .map(|(k, x)| (k.clone(), x.clone()))
+                    .collect();
+                flatten("", &Value::Object(rest), &mut lines);
+            }
+            None => flatten("", v, &mut lines),
+        }
         for (k, v) in lines {
             println!("  {k:<34} {v}");
+        }
+        if let Some(q) = v.get("queries").and_then(Value::as_object) {
+            print_queries(q);
         }
     }
     if let Some(t) = report.get("side_by_side") {
@@ -190,6 +204,28 @@ pub fn print_human(report: &Value) {
         for (k, v) in r {
             println!("{k:<w$} {v}");
         }
+    }
+}
+
+/// Timed pages: latency per page (ms), the last answer's status, size and rows.
+fn print_queries(q: &Map<String, Value>) {
+    let w = q.keys().map(String::len).max().unwrap_or(0).max(5);
+    println!(
+        "\n  {:<w$} {:>8} {:>8} {:>8} {:>6} {:>8} {:>5}",
+        "page", "p50 ms", "p99 ms", "max ms", "status", "bytes", "rows"
+    );
+    for (name, v) in q {
+        let l = &v["latency_ms"];
+        println!(
+            "  {:<w$} {:>8.2} {:>8.2} {:>8.2} {:>6} {:>8} {:>5}",
+            name,
+            num(&l["p50"]),
+            num(&l["p99"]),
+            num(&l["max"]),
+            v["status"].as_u64().unwrap_or(0),
+            v["bytes"].as_u64().unwrap_or(0),
+            v["rows"].as_u64().unwrap_or(0),
+        );
     }
 }
 

@@ -191,3 +191,57 @@ fn compare_reports_sqlite_and_postgres_side_by_side() {
     assert!(row("db_commits_per_msg")["sqlite-1"].is_null(), "{v}");
     assert_eq!(v["results"]["postgres-2 accept"]["cost"]["nodes"], 2, "{v}");
 }
+
+/// The console scenario on a small history: every page timed answered 200 with rows, and the
+/// seeding reports its figures.
+#[test]
+fn console_times_every_messages_page() {
+    let v = bench(&["console", "--messages", "3000"]);
+    let r = &v["results"]["console"];
+    for f in [
+        "seeded",
+        "seeding_s",
+        "seeding_rows_per_s",
+        "users",
+        "server_peak_rss_mb",
+    ] {
+        positive(r, f);
+    }
+    assert_eq!(r["seeded"], 3000, "{r}");
+    let queries = r["queries"].as_object().unwrap();
+    let names: Vec<&str> = queries.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "first_page",
+            "deep_page_4",
+            "keyset_near_oldest",
+            "business_number",
+            "user",
+            "status_failed",
+            "template",
+            "task_id",
+            "hour_a_week_ago",
+            "direction_in",
+            "combination",
+            "message_page",
+        ],
+        "{r}"
+    );
+    for (name, q) in queries {
+        assert_eq!(q["status"], 200, "{name}: {q}");
+        assert_eq!(q["non_200"], 0, "{name}: {q}");
+        for f in [
+            "rows",
+            "bytes",
+            "latency_ms.p50",
+            "latency_ms.p99",
+            "latency_ms.max",
+        ] {
+            positive(q, f);
+        }
+    }
+    // a full first page, and the message page's timeline beyond "accepted"
+    assert_eq!(queries["first_page"]["rows"], 50, "{r}");
+    assert!(queries["message_page"]["rows"].as_u64().unwrap() > 1, "{r}");
+}

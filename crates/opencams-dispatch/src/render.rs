@@ -1,36 +1,15 @@
-//! A stored message → the exact Cloud API request body. Free-form messages carry their validated
-//! Content object; template messages are rendered by the template module from the stored
-//! variables, payloads and actions. `biz_opaque_callback_data` carries our MessageId so every
-//! status webhook names the message even before we know its wamid.
+//! A stored message → the exact Cloud API request body ([`opencams_domain::message::request`],
+//! shared with the console that shows it), and the text the user would read, for the SMS
+//! fallback.
 
 use std::collections::BTreeMap;
 
 use opencams_domain::message::Content;
-use opencams_domain::template::{self, Category, Component, RenderInput};
+pub use opencams_domain::message::request::{RenderError, TemplateView};
+use opencams_domain::message::request::{Stored, cloud_request};
+use opencams_domain::template;
 use opencams_store::MessageRow;
-use serde_json::{Map, Value, json};
-
-/// Why a stored message cannot be rendered (its template vanished or the row is damaged).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenderError {
-    pub code: String,
-    pub description: String,
-}
-
-fn damaged(what: &str) -> RenderError {
-    RenderError {
-        code: "131009".into(),
-        description: format!("Parameter value is not valid({what})"),
-    }
-}
-
-/// A template version as the renderer needs it.
-pub struct TemplateView<'a> {
-    pub name: &'a str,
-    pub language: &'a str,
-    pub category: Category,
-    pub components: &'a [Component],
-}
+use serde_json::Value;
 
 /// Renders `m`; `context_wamid` is the provider id of the message replied to.
 pub fn render(
@@ -38,55 +17,17 @@ pub fn render(
     template: Option<&TemplateView<'_>>,
     context_wamid: Option<&str>,
 ) -> Result<Value, RenderError> {
-    let body: Value =
-        serde_json::from_str(&m.body).map_err(|_| damaged("stored body is not JSON"))?;
-    let mut out = Map::new();
-    out.insert("messaging_product".into(), json!("whatsapp"));
-    out.insert("recipient_type".into(), json!("individual"));
-    out.insert("to".into(), json!(m.recipient));
-    if let Some(w) = context_wamid {
-        out.insert("context".into(), json!({"message_id": w}));
+    cloud_request(&stored(m), template, context_wamid)
+}
+
+/// What the renderer reads of `m`.
+pub fn stored(m: &MessageRow) -> Stored<'_> {
+    Stored {
+        id: &m.id,
+        recipient: &m.recipient,
+        send_type: m.send_type,
+        body: &m.body,
     }
-    if m.send_type == opencams_domain::SendType::Template {
-        let Some(t) = template else {
-            return Err(RenderError {
-                code: "132001".into(),
-                description:
-                    "Template name does not exist in the translation(the template was deleted)"
-                        .into(),
-            });
-        };
-        let params: BTreeMap<String, String> =
-            serde_json::from_value(body["templateParams"].clone()).unwrap_or_default();
-        let payload: Vec<String> =
-            serde_json::from_value(body["payload"].clone()).unwrap_or_default();
-        let mpm = body.get("productAction").filter(|v| !v.is_null()).cloned();
-        let thumb = mpm
-            .as_ref()
-            .and_then(|a| a.get("thumbnail_product_retailer_id"))
-            .and_then(Value::as_str)
-            .map(String::from);
-        let input = RenderInput {
-            params: &params,
-            payload: &payload,
-            mpm_action: mpm,
-            flow_action: body.get("flowAction").filter(|v| !v.is_null()).cloned(),
-            catalog_thumbnail: thumb,
-        };
-        out.insert("type".into(), json!("template"));
-        out.insert(
-            "template".into(),
-            template::render_cloud(t.name, t.language, t.category, t.components, &input),
-        );
-    } else {
-        let content: Content = serde_json::from_value(body["content"].clone())
-            .map_err(|_| damaged("stored content is not valid"))?;
-        let (kind, obj) = content.to_cloud();
-        out.insert("type".into(), json!(kind));
-        out.insert(kind.into(), obj.clone());
-    }
-    out.insert("biz_opaque_callback_data".into(), json!(m.id));
-    Ok(Value::Object(out))
 }
 
 /// The text the user would read, for the SMS fallback.
@@ -107,6 +48,8 @@ pub fn text_of(m: &MessageRow, template: Option<&TemplateView<'_>>) -> String {
 #[cfg(test)]
 mod tests {
     use opencams_domain::message::{MessageType, parse_content};
+    use opencams_domain::template::Category;
+    use serde_json::json;
 
     use super::*;
 

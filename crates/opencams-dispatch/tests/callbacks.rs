@@ -12,7 +12,9 @@ use axum::http::{HeaderMap, StatusCode};
 use opencams_dispatch::callbacks::{CallbackConfig, CallbackWorker};
 use opencams_domain::{Clock, ManualClock};
 use opencams_protocol::callback_sign::TIMESTAMP_HEADER;
-use opencams_store::{Cipher, Endpoint, MessageRow, NewEvent, NewNumber, Store, WebhookUpdate};
+use opencams_store::{
+    AttemptOutcome, Cipher, Endpoint, MessageRow, NewEvent, NewNumber, Store, WebhookUpdate,
+};
 use serde_json::Value;
 
 const T0: i64 = 1_700_000_000_000;
@@ -20,16 +22,22 @@ const FROM: &str = "8613600000000";
 const BASE_MS: i64 = 1_000;
 const MAX_MS: i64 = 60_000;
 
-/// A callback receiver: answers with `status`, records each body and its timestamp header.
+/// A callback receiver: answers with `status` (and `body`), records each body and its timestamp
+/// header.
 #[derive(Default)]
 struct Receiver {
     status: AtomicU16,
+    body: Mutex<String>,
     posts: Mutex<Vec<(i64, Vec<Value>)>>,
 }
 
 impl Receiver {
     fn answer(&self, status: u16) {
         self.status.store(status, Ordering::SeqCst);
+    }
+    fn answer_with(&self, status: u16, body: &str) {
+        self.answer(status);
+        *self.body.lock().unwrap() = body.into();
     }
     fn posts(&self) -> Vec<(i64, Vec<Value>)> {
         self.posts.lock().unwrap().clone()
@@ -40,13 +48,16 @@ async fn receive(
     axum::extract::State(r): axum::extract::State<Arc<Receiver>>,
     headers: HeaderMap,
     body: String,
-) -> StatusCode {
+) -> (StatusCode, String) {
     let at = headers[TIMESTAMP_HEADER].to_str().unwrap().parse().unwrap();
     r.posts
         .lock()
         .unwrap()
         .push((at, serde_json::from_str(&body).unwrap()));
-    StatusCode::from_u16(r.status.load(Ordering::SeqCst)).unwrap()
+    (
+        StatusCode::from_u16(r.status.load(Ordering::SeqCst)).unwrap(),
+        r.body.lock().unwrap().clone(),
+    )
 }
 
 struct Rig {
@@ -281,4 +292,43 @@ async fn an_endpoint_failing_long_enough_is_disabled_with_its_records_kept() {
     let posts = r.receiver.posts();
     assert_eq!(posts.len(), 5);
     assert_eq!(statuses(&posts[4].1), ["Sent", "Delivered", "Read"]);
+}
+
+/// Each attempt (one POST) is logged once with the receiver's status and the start of its
+/// answer, cut at 512 bytes on a char boundary; the message's events find them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_attempt_is_logged_with_the_receivers_status_and_answer() {
+    let r = rig(10, 24 * 3_600_000).await;
+    r.receiver.answer_with(503, "<h1>busy & \"down\"</h1>");
+    assert_eq!(r.worker.tick().await, 1);
+    let ep = r.endpoint().await;
+    r.clock.advance_ms(ep.due_at - r.clock.now_ms());
+    // a long answer: only its start is read and kept
+    r.receiver.answer_with(200, &"é".repeat(5_000));
+    assert_eq!(r.worker.tick().await, 1);
+    let events: Vec<i64> = r
+        .store
+        .message_events("m1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    let attempts = r.store.message_deliveries(&events).await.unwrap();
+    let got: Vec<_> = attempts
+        .iter()
+        .map(|a| (a.outcome, a.status, a.event_ids.clone(), a.records))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (AttemptOutcome::Failed, Some(503), events.clone(), 3),
+            (AttemptOutcome::Delivered, Some(200), events.clone(), 3),
+        ],
+        "one log row per POST, not per record"
+    );
+    assert_eq!(attempts[0].answer, "<h1>busy & \"down\"</h1>");
+    assert_eq!(attempts[1].answer, "é".repeat(256));
+    assert!(attempts.iter().all(|a| a.url == r.url));
+    assert_eq!(r.endpoint().await.last_error, None);
 }

@@ -1,7 +1,7 @@
 //! `opencams copy`: moves everything a SQLite install keeps into an empty PostgreSQL database —
-//! accounts, keys, numbers, templates, messages, events, the pending queue, callback outboxes and
-//! cursor, fallback timers, web-console users — row for row, so the same master key opens its
-//! secrets there (and the same passwords sign in).
+//! accounts, keys, numbers, templates, messages, events, the pending queue, callback outboxes,
+//! delivery log and cursor, fallback timers, web-console users — row for row, so the same master
+//! key opens its secrets there (and the same passwords sign in).
 //!
 //! The source is read in one read transaction (a consistent snapshot, even while a server still
 //! writes to it); the target is written in one transaction with binary COPY, so a failed copy
@@ -38,6 +38,7 @@ const TABLES: &[&str] = &[
     "callback_secrets",
     "callback_endpoints",
     "callback_deliveries",
+    "callback_attempts",
     "callback_cursor",
     "fallbacks",
     "fallback_sms",
@@ -51,6 +52,7 @@ const IDENTITIES: &[&str] = &[
     "templates",
     "events",
     "callback_endpoints",
+    "callback_attempts",
 ];
 
 /// A column's name in SQLite where it differs (`user` is reserved in PostgreSQL).

@@ -123,6 +123,13 @@ pub fn fallback_event(
     status_event(row, &facts)
 }
 
+/// What a template's ChatAppAudit events are filed under in the event log's `message_id`, so
+/// that a template's review history is one index lookup ([`crate::Store::message_events`]); no
+/// message id has this form.
+pub fn template_subject(code: &str) -> String {
+    format!("template:{code}")
+}
+
 /// The ChatAppAudit event (cams-api.md §4.4) of a template language version of `account_id`
 /// getting `status` (`pass`, `fail`, …). `waba_id` is the WABA (or, for the simulator's reviews
 /// and the template actions, the space) the record names.
@@ -138,7 +145,7 @@ pub fn audit_event(
     NewEvent {
         account_id,
         kind: EventKind::Audit,
-        message_id: None,
+        message_id: Some(template_subject(code)),
         payload: callbacks::audit(waba_id, code, name, language, status.as_str(), reason)
             .to_string(),
     }
@@ -281,8 +288,8 @@ mod tests {
 
         let a = audit_event(7, "W1", "C1", "order", "en_US", AuditStatus::Fail, "why");
         assert_eq!(
-            (a.kind.as_str(), a.message_id, a.account_id),
-            ("audit", None, 7)
+            (a.kind.as_str(), a.message_id.as_deref(), a.account_id),
+            ("audit", Some("template:C1"), 7)
         );
         assert_eq!(
             a.payload,

@@ -404,6 +404,26 @@ pub struct HourlyCount {
     pub count: u64,
 }
 
+/// The SMS fallbacks of messages created in one hour that are in one state (for the console's
+/// charts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourlyFallbacks {
+    /// The start of the hour the messages were created in, unix milliseconds (UTC).
+    pub hour_ms: i64,
+    pub state: FallbackState,
+    pub count: u64,
+}
+
+/// What waits in the queue from one sender number (for the console's overview).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub sender: String,
+    /// Messages in the queue: not sent yet, whether due, leased or waiting for a retry.
+    pub count: u64,
+    /// When the oldest of them was accepted, unix milliseconds.
+    pub oldest_at: i64,
+}
+
 /// A fallback policy: where a message goes by SMS when WhatsApp does not deliver it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {

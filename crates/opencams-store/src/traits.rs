@@ -190,6 +190,11 @@ pub trait MessageStore: Send + Sync {
     /// status and direction, ordered by hour (then status and direction, by their stored text).
     /// Hours without messages are absent. For the console's overview charts.
     async fn hourly_counts(&self, account_id: i64, from: i64, to: i64) -> Result<Vec<HourlyCount>>;
+    /// The messages of `account_id` waiting in the queue (accepted, not sent yet: due, leased or
+    /// waiting for a retry), counted per sender number with the time the oldest was accepted,
+    /// ordered by sender. Senders with nothing waiting are absent. Reads the queue, not the
+    /// message history: its cost follows the queue's length.
+    async fn waiting(&self, account_id: i64) -> Result<Vec<Waiting>>;
 }
 
 /// The event log and the callback delivery fed from it: webhook settings, signing secrets, the
@@ -222,7 +227,11 @@ pub trait EventStore: Send + Sync {
         limit: u32,
         batch: u32,
     ) -> Result<Vec<ClaimedEndpoint>>;
-    /// Records an attempt's outcome if `owner` still holds the lease; returns the endpoint.
+    /// Records an attempt's outcome if `owner` still holds the lease; returns the endpoint. In
+    /// the same transaction the attempt (when it carried any event) joins the delivery log with
+    /// its answer cut to [`ATTEMPT_ANSWER_MAX`] bytes, and now and then (one settle in
+    /// [`ATTEMPTS_PURGE_EVERY`]) up to [`ATTEMPTS_PURGE_BATCH`] attempts older than
+    /// [`ATTEMPTS_KEPT_MS`] leave it. A settle without the lease records nothing.
     async fn settle_endpoint(
         &self,
         endpoint_id: i64,
@@ -230,6 +239,11 @@ pub trait EventStore: Send + Sync {
         outcome: DeliveryOutcome,
         now: i64,
     ) -> Result<Option<Endpoint>>;
+    /// The logged attempts that carried any of `event_ids` (a message's events), with their
+    /// endpoint's URL and which of those events each carried; the latest
+    /// [`MESSAGE_ATTEMPTS_MAX`], oldest first. Reads a few short index ranges per endpoint of
+    /// the events' account, however long the log (see `receipts.rs`).
+    async fn message_deliveries(&self, event_ids: &[i64]) -> Result<Vec<DeliveryAttempt>>;
     /// Endpoints (of one account or all) with their pending counts.
     async fn list_endpoints(&self, account_id: Option<i64>) -> Result<Vec<Endpoint>>;
     /// Enables the endpoints with this URL (of one account or all) and makes them due now;
@@ -275,6 +289,15 @@ pub trait FallbackStore: Send + Sync {
         now: i64,
     ) -> Result<Option<(FallbackRow, MessageRow)>>;
     async fn fallback(&self, message_id: &str) -> Result<Option<FallbackRow>>;
+    /// The fallbacks of `account_id`'s messages created in `[from, to)` counted per UTC hour (of
+    /// the message's `created_at`, as [`MessageStore::hourly_counts`] counts the messages) and
+    /// state, ordered by hour, then state (by its stored text). Hours without any are absent.
+    async fn hourly_fallbacks(
+        &self,
+        account_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<HourlyFallbacks>>;
 }
 
 /// Web-console users (per account, with a role) and their sign-in sessions. Passwords arrive

@@ -692,6 +692,32 @@ async fn copy_moves_everything_and_a_failed_copy_can_run_again() {
         .insert_messages(vec![m], vec![event_of("m1")])
         .await
         .unwrap();
+    // m1's callback delivered, with its answer in the delivery log
+    let hook = WebhookUpdate {
+        space_id: acct.default_space.clone(),
+        phone: String::new(),
+        account_id: acct.id,
+        status_url: Some(Some("https://hooks.example/cb".into())),
+        ..Default::default()
+    };
+    source.set_webhook(hook, 3).await.unwrap();
+    let delivered = |event_ids: Vec<i64>| DeliveryOutcome::Delivered {
+        event_ids,
+        status: Some(200),
+        answer: "copied".into(),
+    };
+    source.route_events(100, 3).await.unwrap();
+    let claimed = source.claim_endpoints("n1", 3, 1000, 10, 10).await.unwrap();
+    let m1_events: Vec<i64> = claimed[0].records.iter().map(|r| r.event_id).collect();
+    source
+        .settle_endpoint(
+            claimed[0].endpoint.id,
+            "n1",
+            delivered(m1_events.clone()),
+            3,
+        )
+        .await
+        .unwrap();
     let user = source
         .create_user(
             NewConsoleUser {
@@ -753,6 +779,7 @@ async fn copy_moves_everything_and_a_failed_copy_can_run_again() {
     assert_eq!(rows("queue"), Some(1));
     assert_eq!(rows("console_users"), Some(1));
     assert_eq!(rows("console_sessions"), None, "sessions stay behind");
+    assert_eq!(rows("callback_attempts"), Some(1));
     let target = node(&db).await;
     assert_eq!(
         target.key(&key.id).await.unwrap().unwrap().secret,
@@ -767,7 +794,36 @@ async fn copy_moves_everything_and_a_failed_copy_can_run_again() {
     let claimed = target.claim_due("n1", 10, 1000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(target.message_events("m1").await.unwrap().len(), 1);
-    // ids go on after the copied ones
+    let copied = target.message_deliveries(&m1_events).await.unwrap();
+    assert_eq!(
+        copied
+            .iter()
+            .map(|a| (a.answer.as_str(), a.status, a.event_ids.clone()))
+            .collect::<Vec<_>>(),
+        [("copied", Some(200), m1_events.clone())]
+    );
+    // ids go on after the copied ones (the delivery log's too)
+    let mut m2 = outbound("m2", 5);
+    m2.account_id = acct.id;
+    m2.space_id = acct.default_space.clone();
+    target
+        .insert_messages(vec![m2], vec![event_of("m2")])
+        .await
+        .unwrap();
+    target.route_events(100, 5).await.unwrap();
+    let claimed = target.claim_endpoints("n1", 5, 1000, 10, 10).await.unwrap();
+    let m2_events: Vec<i64> = claimed[0].records.iter().map(|r| r.event_id).collect();
+    target
+        .settle_endpoint(
+            claimed[0].endpoint.id,
+            "n1",
+            delivered(m2_events.clone()),
+            5,
+        )
+        .await
+        .unwrap();
+    let next = target.message_deliveries(&m2_events).await.unwrap();
+    assert!(next[0].id > copied[0].id, "{next:?} after {copied:?}");
     let other = target.create_account("globex", 4).await.unwrap();
     assert!(other.id > acct.id);
     let second = target

@@ -4,7 +4,8 @@
 //! formats live in `opencams-channels`: the store-backed [`StoreNumbers`] and [`StoreTemplates`]
 //! call the simulator's mappings (`SimNumber::simulated`, `sim_template`), [`CloudSubmitter`]
 //! calls the `whatsapp-cloud` adapter's template submission, and [`routes`] mounts the
-//! simulator's Graph routes and its `/simulator/inbound` admin route. Inside the server, sends
+//! simulator's Graph routes and its `/simulator/inbound` admin route ([`SimulatedUsers`] does
+//! the same for the console's Phone page, in process). Inside the server, sends
 //! and webhooks skip the loopback socket but not the protocol: the dispatcher hands the
 //! `whatsapp-cloud` adapter's Graph request to the simulator ([`InProcessGraph`]), and the
 //! simulator hands its signed webhook bodies to the `/webhooks/whatsapp` handler
@@ -218,6 +219,28 @@ impl opencams_channels::simulator::WebhookSink for InProcessWebhooks {
         )
         .await;
         Ok(resp.status().as_u16())
+    }
+}
+
+/// The simulator's users as the console's Phone page reaches them: a user writes to a
+/// `simulator` number as `/simulator/inbound` makes one write, in process.
+pub struct SimulatedUsers {
+    pub sim: Arc<opencams_channels::simulator::Simulator>,
+}
+
+#[async_trait]
+impl opencams_api::state::SimulatedUsers for SimulatedUsers {
+    async fn write(
+        &self,
+        business: &str,
+        user: &str,
+        name: &str,
+        message: serde_json::Value,
+    ) -> Result<String, String> {
+        self.sim
+            .inject_inbound(&simulated_phone_number_id(business), user, name, message)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -5,154 +5,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
+use common::browser::*;
 use common::*;
 use serde_json::json;
-
-/// A browser of one: the cookies it holds for the console, sent back on every request.
-struct Browser {
-    addr: String,
-    cookies: Vec<(String, String)>,
-    forwarded_https: bool,
-}
-
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    fn set_cookies(&self) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k == "set-cookie")
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-}
-
-impl Browser {
-    fn new(addr: &str) -> Browser {
-        Browser {
-            addr: addr.to_string(),
-            cookies: Vec::new(),
-            forwarded_https: false,
-        }
-    }
-
-    fn request(&mut self, method: &str, path: &str, form: &[(&str, &str)]) -> Answer {
-        let body: String = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", urlencode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let mut headers = vec![(
-            "content-type".to_string(),
-            "application/x-www-form-urlencoded".to_string(),
-        )];
-        if !self.cookies.is_empty() {
-            let c: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            headers.push(("cookie".into(), c.join("; ")));
-        }
-        if self.forwarded_https {
-            headers.push(("x-forwarded-proto".into(), "https".into()));
-        }
-        let (status, headers, body) =
-            raw_http_text(&self.addr, method, path, &headers, body.as_bytes());
-        let answer = Answer {
-            status,
-            headers,
-            body,
-        };
-        for c in answer.set_cookies() {
-            let pair = c.split(';').next().unwrap_or("");
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            self.cookies.retain(|(name, _)| name != k);
-            let removed = c.contains("Max-Age=0");
-            if !removed {
-                self.cookies.push((k.to_string(), v.to_string()));
-            }
-        }
-        answer
-    }
-
-    fn get(&mut self, path: &str) -> Answer {
-        self.request("GET", path, &[])
-    }
-
-    /// The hidden CSRF field of the page's first form.
-    fn csrf_of(page: &str) -> String {
-        let at = page.find(r#"name="csrf" value=""#).expect("a csrf field") + 19;
-        page[at..].split('"').next().unwrap().to_string()
-    }
-
-    /// Opens the sign-in form and submits it; returns the answer to the POST.
-    fn sign_in(&mut self, email: &str, password: &str) -> Answer {
-        let form = self.get("/console/login");
-        assert_eq!(form.status, 200, "{}", form.body);
-        let csrf = Self::csrf_of(&form.body);
-        self.request(
-            "POST",
-            "/console/login",
-            &[("email", email), ("password", password), ("csrf", &csrf)],
-        )
-    }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn banner_field(banner: &str, name: &str) -> String {
-    banner
-        .lines()
-        .find_map(|l| l.trim().strip_prefix(name))
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// `opencams user …` with the password on stdin.
-fn user_cli(s: &Server, args: &[&str], password: &str) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
-        .arg("user")
-        .args(args)
-        .arg("--data-dir")
-        .arg(&s.dir)
-        .env_remove("OPENCAMS_MASTER_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn an_admin_signs_in_sees_only_its_account_and_signs_out() {
@@ -967,4 +822,659 @@ fn admins_change_and_remove_numbers_and_no_one_else_can() {
             .to_string()
             .contains("8613600000000")
     );
+}
+
+/// Waits until `path` shows `needle` (the page reloads itself while a review runs).
+fn wait_page(b: &mut Browser, path: &str, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let page = b.get(path);
+        if page.body.contains(needle) {
+            return page.body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} never showed {needle:?}: {}",
+            page.body
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn operators_build_a_template_watch_its_review_send_it_and_delete_it() {
+    let s = fast_server();
+    let mut b = Browser::new(&s.addr);
+    let status = b
+        .sign_in(
+            &banner_field(&s.banner, "console user"),
+            &banner_field(&s.banner, "console password"),
+        )
+        .status;
+    assert_eq!(status, 303);
+    let new = b.get("/console/templates/new");
+    assert_eq!(new.status, 200, "{}", new.body);
+    assert!(new.body.contains(r#"id="builder""#));
+    let csrf = Browser::csrf_of(&new.body);
+    let fields = |name: &str, body: &str| -> Vec<(String, String)> {
+        [
+            ("csrf", csrf.as_str()),
+            ("name", name),
+            ("language", "en_US"),
+            ("category", "UTILITY"),
+            ("header_format", "TEXT"),
+            ("header_text", "Order {{order}}"),
+            ("body", body),
+            ("footer", "Thanks for shopping"),
+            ("button_type_0", "QUICK_REPLY"),
+            ("button_text_0", "Track it"),
+            ("button_type_1", "URL"),
+            ("button_text_1", "Details"),
+            ("button_value_1", "https://example.com/o/{{id}}"),
+            ("examples", "order: A-1\nname: Ada\nid: 77"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let post = |b: &mut Browser, path: &str, f: &[(String, String)]| {
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        b.request("POST", path, &f)
+    };
+    // the preview without script: the whole page, the message drawn, no findings
+    let good = fields("order_ready", "Hi {{name}}, *your order* is ready.");
+    let preview = post(&mut b, "/console/templates/preview", &good);
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert!(preview.body.contains("No findings"), "{}", preview.body);
+    assert!(preview.body.contains("Track it"), "{}", preview.body);
+    // a finding of the API's linter, named with its code, and the typed text kept
+    let bad = fields("Order Ready", "Hi {{name}}");
+    let preview = post(&mut b, "/console/templates/preview", &bad);
+    assert!(preview.body.contains("findings bad"), "{}", preview.body);
+    let refused = post(&mut b, "/console/templates", &bad);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("Order Ready"), "{}", refused.body);
+    assert!(refused.body.contains(r#"role="alert""#));
+    // a forged form changes nothing
+    let mut forged = good.clone();
+    forged[0].1 = "not-the-token".into();
+    assert_eq!(post(&mut b, "/console/templates", &forged).status, 403);
+
+    // submitted: the template's page, reviewing, then approved with its history
+    let made = post(&mut b, "/console/templates", &good);
+    assert_eq!(made.status, 303, "{}", made.body);
+    let location = made.header("location").unwrap().to_string();
+    assert!(location.starts_with("/console/templates/"), "{location}");
+    let detail = wait_page(&mut b, &location, "badge pass");
+    assert!(detail.contains("auditing"), "the review history: {detail}");
+    assert!(
+        detail.contains("Order A-1"),
+        "drawn with its examples: {detail}"
+    );
+    let code = location
+        .trim_start_matches("/console/templates/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let api = s.sdk1(
+        "get_chatapp_template_detail",
+        json!({"TemplateCode": code, "Language": "en_US"}),
+    );
+    assert_eq!(api["body"]["Data"]["AuditStatus"], "pass", "{api}");
+    assert_eq!(
+        api["body"]["Data"]["Components"][3]["Buttons"][1]["UrlType"],
+        "dynamic"
+    );
+    let list = b.get("/console/templates?status=pass&language=en_US");
+    assert!(list.body.contains("order_ready"), "{}", list.body);
+    assert!(
+        !b.get("/console/templates?status=fail")
+            .body
+            .contains("order_ready")
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // the template cache
+
+    // the Send page: pick the number and the template, fill the variables, send
+    let number = s.cli_json(&["number", "list"])["Numbers"][0]["PhoneNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let step2 = b.get(&format!(
+        "/console/send?number={number}&to=8613900000010&pick={code}:en_US"
+    ));
+    assert_eq!(step2.status, 200, "{}", step2.body);
+    for var in ["var.order", "var.name", "var.id"] {
+        assert!(step2.body.contains(var), "{var}: {}", step2.body);
+    }
+    let sent = b.request(
+        "POST",
+        "/console/send",
+        &[
+            ("csrf", &csrf),
+            ("kind", "template"),
+            ("number", &number),
+            ("to", "8613900000010"),
+            ("template", &code),
+            ("language", "en_US"),
+            ("var.order", "B-2"),
+            ("var.name", "Bo"),
+            ("var.id", "9"),
+        ],
+    );
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let id = sent
+        .body
+        .split(r#"href="/console/messages/"#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("a link to the message: {}", sent.body))
+        .to_string();
+    let m = wait_message(&s, &id, "read", |m| m["Status"] == "read");
+    assert_eq!(m["TemplateCode"], code.as_str(), "{m}");
+    assert_eq!(m["Body"]["templateParams"]["order"], "B-2", "{m}");
+    let page = b.get(&format!("/console/messages/{id}"));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("read"), "{}", page.body);
+    // drawn as the user saw it, the request the dispatcher built, Meta's answer
+    assert!(page.body.contains("Hi Bo"), "{}", page.body);
+    assert!(page.body.contains("Order B-2"), "{}", page.body);
+    assert!(
+        page.body.contains(&format!(
+            "&quot;biz_opaque_callback_data&quot;: &quot;{id}&quot;"
+        )),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("&quot;name&quot;: &quot;order_ready&quot;")
+    );
+    let wamid = m["ProviderId"].as_str().unwrap();
+    assert!(page.body.contains(wamid), "{}", page.body);
+    // no callback URL is set: nothing was pushed for it
+    assert!(
+        page.body.contains("No callback pushed yet"),
+        "{}",
+        page.body
+    );
+    // a missing variable is the API's error, on the page
+    let short = b.request(
+        "POST",
+        "/console/send",
+        &[
+            ("csrf", &csrf),
+            ("kind", "template"),
+            ("number", &number),
+            ("to", "8613900000010"),
+            ("template", &code),
+            ("language", "en_US"),
+            ("var.order", "B-2"),
+        ],
+    );
+    assert!(short.body.contains(r#"role="alert""#), "{}", short.body);
+    // free-form text outside the window: refused with the API's code
+    let text = b.request(
+        "POST",
+        "/console/send",
+        &[
+            ("csrf", &csrf),
+            ("kind", "text"),
+            ("number", &number),
+            ("to", "8613900000020"),
+            ("text", "hello"),
+        ],
+    );
+    assert!(text.body.contains(r#"role="alert""#), "{}", text.body);
+
+    // another account's admin sees none of it; a viewer may not submit or delete
+    s.cli_json(&["account", "create", "acme"]);
+    for (account, email, role) in [
+        ("default", "ro@example.com", "viewer"),
+        ("acme", "boss@acme.test", "admin"),
+    ] {
+        let (code, _, err) = user_cli(
+            &s,
+            &[
+                "create",
+                "--account",
+                account,
+                "--email",
+                email,
+                "--role",
+                role,
+                "--password-stdin",
+            ],
+            "a long enough password",
+        );
+        assert_eq!(code, 0, "{err}");
+    }
+    let mut boss = Browser::new(&s.addr);
+    boss.sign_in("boss@acme.test", "a long enough password");
+    let bcsrf = Browser::csrf_of(&boss.get("/console/templates").body);
+    assert_eq!(boss.get(&format!("/console/templates/{code}")).status, 404);
+    let gone = boss.request(
+        "POST",
+        &format!("/console/templates/{code}/en_US/delete"),
+        &[("csrf", &bcsrf)],
+    );
+    assert_eq!(gone.status, 404, "{}", gone.body);
+    assert!(!boss.get("/console/templates").body.contains("order_ready"));
+    let mut ro = Browser::new(&s.addr);
+    ro.sign_in("ro@example.com", "a long enough password");
+    let rcsrf = Browser::csrf_of(&ro.get("/console/templates").body);
+    let mut as_viewer = good.clone();
+    as_viewer[0].1 = rcsrf.clone();
+    as_viewer[1].1 = "viewer_made".into();
+    assert_eq!(post(&mut ro, "/console/templates", &as_viewer).status, 403);
+    assert_eq!(
+        ro.request(
+            "POST",
+            &format!("/console/templates/{code}/en_US/delete"),
+            &[("csrf", &rcsrf)]
+        )
+        .status,
+        403
+    );
+
+    // deleted by the operator: gone from the list and from the API
+    let deleted = b.request(
+        "POST",
+        &format!("/console/templates/{code}/en_US/delete"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    assert!(!b.get("/console/templates").body.contains("order_ready"));
+    let api = s.sdk1(
+        "get_chatapp_template_detail",
+        json!({"TemplateCode": code, "Language": "en_US"}),
+    );
+    assert_ne!(api["body"]["Data"]["AuditStatus"], "pass", "{api}");
+}
+
+#[test]
+fn in_chromium_the_main_journeys_work_end_to_end() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let s = fast_server();
+    // a Cloud API number in a space of its own (its templates would go to Meta), whose token
+    // the journey rotates; a second key, which it disables
+    let space = s.cli_json(&["space", "create", "--account", "default", "--name", "cloud"]);
+    let space = space["CustSpaceId"].as_str().unwrap();
+    s.cli_json(&[
+        "number",
+        "add",
+        "--account",
+        "default",
+        "8613700000000",
+        "--channel",
+        "whatsapp-cloud",
+        "--space",
+        space,
+        "--phone-number-id",
+        "1001",
+        "--waba-id",
+        "w1",
+        "--access-token",
+        "EAAG-old-token",
+        "--app-secret",
+        "app-secret",
+        "--api-base",
+        "http://127.0.0.1:9",
+    ]);
+    let fingerprint = |s: &Server| {
+        s.cli_json(&["number", "list"])["Numbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["PhoneNumber"] == "8613700000000")
+            .unwrap()["AccessToken"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let old = fingerprint(&s);
+    let key = s.cli_json(&["key", "create", "--account", "default"]);
+    let (key_id, key_secret) = (
+        key["AccessKeyId"].as_str().unwrap(),
+        key["AccessKeySecret"].as_str().unwrap(),
+    );
+    let failures = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-failures");
+    let out = run_python(
+        "console_journeys.py",
+        &json!({
+            "url": format!("http://{}", s.addr),
+            "email": banner_field(&s.banner, "console user"),
+            "password": banner_field(&s.banner, "console password"),
+            "chromium": chromium,
+            "chromedriver": chromedriver,
+            "screenshots": std::env::var("OPENCAMS_CONSOLE_SCREENSHOTS").ok(),
+            "failures": failures,
+            "cloud_number": "8613700000000",
+            "new_token": "EAAG-new-token",
+            "key_id": key_id,
+            "phone": "8613600000000",
+            "user": "8613900000030",
+        }),
+    );
+    assert!(
+        out["error"].is_null(),
+        "the journey failed at {:?}: {} (screenshot {}, page {})\n{out}",
+        out["step"],
+        out["error"],
+        out["screenshot"],
+        out["page"]
+    );
+    let text = |k: &str| out[k].as_str().unwrap_or_default().to_string();
+    assert!(
+        text("finding_while_typing").contains("\"Shipping Update\" is not a valid"),
+        "{out}"
+    );
+    assert!(text("preview_text").contains("Hi Ada"), "{out}");
+    assert!(text("review_history").contains("auditing"), "{out}");
+    assert!(text("review_history").contains("pass"), "{out}");
+    assert!(text("timeline").contains("Read"), "{out}");
+    assert_eq!(out["search_found"], true, "{out}");
+    assert!(text("phone_chat").contains("Where is my parcel?"), "{out}");
+    assert_eq!(out["text_in_window"], true, "{out}");
+    let new = fingerprint(&s);
+    assert_ne!(new, old);
+    assert!(
+        out["token_fingerprints"].to_string().contains(&new),
+        "{out}"
+    );
+    assert_eq!(out["key_state"], "disabled", "{out}");
+    let refused = s.sdk_as(
+        key_id,
+        key_secret,
+        false,
+        json!([{"op": "query_chatapp_phone_numbers", "request": {}}]),
+    );
+    assert_sdk_error(&refused[0], "InvalidAccessKeyId.Inactive", 400);
+    let m = s.cli_json(&["message", "show", out["message_id"].as_str().unwrap()]);
+    assert_eq!(m["Status"], "read", "{m}");
+    assert_eq!(m["Body"]["templateParams"]["parcel"], "P-9", "{m}");
+}
+
+#[test]
+fn admins_add_numbers_under_the_cli_rules() {
+    let s = Server::start();
+    let mut admin = Browser::new(&s.addr);
+    admin.sign_in(
+        &banner_field(&s.banner, "console user"),
+        &banner_field(&s.banner, "console password"),
+    );
+    let csrf = Browser::csrf_of(&admin.get("/console/numbers").body);
+    let add = |b: &mut Browser, fields: &[(&str, &str)]| {
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        b.request("POST", "/console/numbers", &all)
+    };
+    let bad = add(&mut admin, &[("phone", "12"), ("channel", "simulator")]);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("Number"), "{}", bad.body);
+    let cloud = add(
+        &mut admin,
+        &[
+            ("phone", "8613600000009"),
+            ("channel", "whatsapp-cloud"),
+            ("phone_number_id", "1009"),
+            ("access_token", "EAAG-kept-out"),
+        ],
+    );
+    assert_eq!(cloud.status, 400, "{}", cloud.body);
+    assert!(
+        cloud.body.contains(
+            "Channel whatsapp-cloud needs a phone number id, a WABA id and an access token"
+        ),
+        "{}",
+        cloud.body
+    );
+    assert!(cloud.body.contains("1009"), "what was typed is kept");
+    assert!(!cloud.body.contains("EAAG-kept-out"), "secrets are not");
+    let tp = add(
+        &mut admin,
+        &[
+            ("phone", "8613600000009"),
+            ("channel", "simulator"),
+            ("throughput", "5000"),
+        ],
+    );
+    assert!(
+        tp.body.contains("Messages per second 5000 is out of range"),
+        "{}",
+        tp.body
+    );
+    let ok = add(
+        &mut admin,
+        &[
+            ("phone", "8613600000009"),
+            ("channel", "simulator"),
+            ("name", "Second line"),
+            ("throughput", "120"),
+        ],
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert!(
+        ok.body.contains("8613600000009 added on simulator"),
+        "{}",
+        ok.body
+    );
+    let listed = s.cli_json(&["number", "list"]).to_string();
+    assert!(
+        listed.contains("Second line") && listed.contains("120"),
+        "{listed}"
+    );
+    let again = add(
+        &mut admin,
+        &[("phone", "8613600000009"), ("channel", "simulator")],
+    );
+    assert_eq!(again.status, 409, "{}", again.body);
+    // a viewer may not
+    let (code, _, err) = user_cli(
+        &s,
+        &[
+            "create",
+            "--account",
+            "default",
+            "--email",
+            "ro@example.com",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ],
+        "a long enough password",
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut ro = Browser::new(&s.addr);
+    ro.sign_in("ro@example.com", "a long enough password");
+    let rcsrf = Browser::csrf_of(&ro.get("/console/numbers").body);
+    let refused = ro.request(
+        "POST",
+        "/console/numbers",
+        &[
+            ("csrf", &rcsrf),
+            ("phone", "8613600000008"),
+            ("channel", "simulator"),
+        ],
+    );
+    assert_eq!(refused.status, 403);
+}
+
+#[test]
+fn every_route_answers_another_accounts_ids_as_missing() {
+    let s = fast_server();
+    // account default: a template, a message, a policy, a key, a number, a space
+    let code = approved_template(&s, "secret_plans");
+    let sent = s.sdk1(
+        "send_chatapp_message",
+        json!({"ChannelType": "whatsapp", "Type": "template", "From": "8613600000000",
+               "To": "8613900000040", "TemplateCode": code, "Language": "en_US",
+               "TemplateParams": {"name": "Ada", "order": "A-1"}}),
+    );
+    let message = sent["body"]["MessageId"].as_str().unwrap().to_string();
+    s.cli_json(&[
+        "policy",
+        "create",
+        "--account",
+        "default",
+        "--sender-id",
+        "ACME",
+        "--http-url",
+        "http://127.0.0.1:9/sms",
+    ]);
+    let space = s.cli_json(&["number", "list"])["Numbers"][0]["CustSpaceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // account acme's admin
+    s.cli_json(&["account", "create", "acme"]);
+    let (status, _, err) = user_cli(
+        &s,
+        &[
+            "create",
+            "--account",
+            "acme",
+            "--email",
+            "boss@acme.test",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "a long enough password",
+    );
+    assert_eq!(status, 0, "{err}");
+    let mut b = Browser::new(&s.addr);
+    assert_eq!(
+        b.sign_in("boss@acme.test", "a long enough password").status,
+        303
+    );
+    let csrf = Browser::csrf_of(&b.get("/console").body);
+    let c = csrf.as_str();
+    let number = "8613600000000";
+    let gets = [
+        format!("/console/messages/{message}"),
+        format!("/console/messages?space={space}"),
+        format!("/console/templates/{code}"),
+        format!("/console/templates/{code}?space={space}"),
+        format!("/console/templates?space={space}"),
+        format!("/console/templates/new?space={space}"),
+        format!("/console/send?space={space}"),
+        format!("/console/phone?number={number}&user=8613900000040"),
+        format!("/console/phone/chat?number={number}&user=8613900000040"),
+        format!("/console/webhooks?space={space}"),
+        "/console/policies/S_000001".to_string(),
+    ];
+    for path in &gets {
+        let a = b.get(path);
+        assert!(
+            a.status == 404,
+            "GET {path} answered {} for another account's id: {}",
+            a.status,
+            a.body
+        );
+        // nothing of the other account beyond what the request itself named
+        for secret in [&message, &code, "secret_plans"] {
+            assert!(
+                path.contains(secret) || !a.body.contains(secret),
+                "GET {path} shows {secret}"
+            );
+        }
+    }
+    let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            format!("/console/templates/{code}/en_US/delete"),
+            vec![("csrf", c)],
+        ),
+        (
+            "/console/templates".into(),
+            vec![
+                ("csrf", c),
+                ("space", &space),
+                ("name", "x_y"),
+                ("language", "en_US"),
+                ("category", "UTILITY"),
+                ("body", "hi"),
+            ],
+        ),
+        (
+            "/console/send".into(),
+            vec![
+                ("csrf", c),
+                ("space", &space),
+                ("kind", "text"),
+                ("number", number),
+                ("to", "8613900000040"),
+                ("text", "hi"),
+            ],
+        ),
+        (
+            "/console/phone".into(),
+            vec![
+                ("csrf", c),
+                ("number", number),
+                ("user", "8613900000040"),
+                ("text", "hi"),
+            ],
+        ),
+        (
+            format!("/console/numbers/{number}"),
+            vec![("csrf", c), ("name", "mine now")],
+        ),
+        (
+            format!("/console/numbers/{number}/remove"),
+            vec![("csrf", c)],
+        ),
+        (format!("/console/keys/{}/disable", s.ak), vec![("csrf", c)]),
+        (
+            "/console/webhooks".into(),
+            vec![
+                ("csrf", c),
+                ("space", &space),
+                ("status_url", "https://example.com/x"),
+            ],
+        ),
+        (
+            "/console/policies/S_000001/delete".into(),
+            vec![("csrf", c)],
+        ),
+    ];
+    for (path, form) in &posts {
+        let a = b.request("POST", path, form);
+        assert_eq!(
+            a.status, 404,
+            "POST {path} answered {} for another account's id: {}",
+            a.status, a.body
+        );
+    }
+    // adding a number into another account's space is refused too
+    let a = b.request(
+        "POST",
+        "/console/numbers",
+        &[
+            ("csrf", c),
+            ("phone", "8613600000077"),
+            ("channel", "simulator"),
+            ("space", &space),
+        ],
+    );
+    assert_eq!(a.status, 400, "{}", a.body);
+    // and nothing of account default changed
+    assert_eq!(
+        s.sdk(json!([{"op": "query_chatapp_phone_numbers", "request": {}}]))[0]["ok"],
+        true,
+        "the key still works"
+    );
+    let numbers = s.cli_json(&["number", "list"]).to_string();
+    assert!(
+        numbers.contains(number) && !numbers.contains("mine now"),
+        "{numbers}"
+    );
+    assert!(!numbers.contains("8613600000077"), "{numbers}");
+    let detail = s.sdk1(
+        "get_chatapp_template_detail",
+        json!({"TemplateCode": code, "Language": "en_US"}),
+    );
+    assert_eq!(detail["body"]["Data"]["AuditStatus"], "pass", "{detail}");
 }

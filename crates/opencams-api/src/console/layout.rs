@@ -10,32 +10,45 @@ use super::session::Signed;
 
 /// The stylesheet, served at [`CSS_PATH`].
 const CSS: &str = include_str!("console.css");
-/// Named by its content's hash, so that it can be cached for good and a changed one is fetched.
-pub static CSS_PATH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(CSS.as_bytes());
-    let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
-    format!("/console/static/console-{hex}.css")
-});
+pub static CSS_PATH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| asset_path("console", "css", CSS));
 
-/// `GET CSS_PATH`.
-pub async fn css() -> Response {
+/// Where a static file is served: named by its content's hash, so that it can be cached for
+/// good and a changed one is fetched.
+pub fn asset_path(name: &str, ext: &str, content: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(content.as_bytes());
+    let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    format!("/console/static/{name}-{hex}.{ext}")
+}
+
+/// A static file's answer, cacheable for good (its path changes with its content).
+pub fn asset(content_type: &'static str, content: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
-        CSS,
+        content,
     )
         .into_response()
 }
 
+/// `GET CSS_PATH`.
+pub async fn css() -> Response {
+    asset("text/css; charset=utf-8", CSS)
+}
+
 /// The pages in the navigation: (path, label).
-const NAV: [(&str, &str); 5] = [
+const NAV: [(&str, &str); 9] = [
     ("/console", "Overview"),
     ("/console/messages", "Messages"),
+    ("/console/templates", "Templates"),
+    ("/console/send", "Send"),
+    ("/console/phone", "Phone"),
     ("/console/numbers", "Numbers"),
     ("/console/webhooks", "Webhooks"),
+    ("/console/policies", "Fallback policies"),
     ("/console/keys", "Access keys"),
 ];
 
@@ -50,6 +63,8 @@ pub fn page(status: StatusCode, title: &str, signed: Option<&Signed>, body: Mark
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · opencams" }
                 link rel="stylesheet" href=(*CSS_PATH);
+                // no favicon: an empty one rather than a request that answers 404
+                link rel="icon" href="data:,";
             }
             body {
                 header.top {
@@ -73,6 +88,12 @@ pub fn page(status: StatusCode, title: &str, signed: Option<&Signed>, body: Mark
             }
         }
     };
+    html_answer(status, markup)
+}
+
+/// HTML with the headers every console answer carries: not cached, not framed, no script or
+/// style from anywhere but this server, no content sniffing.
+fn html_answer(status: StatusCode, markup: Markup) -> Response {
     let mut response = (status, markup.into_string()).into_response();
     let h = response.headers_mut();
     h.insert(
@@ -95,6 +116,11 @@ pub fn page(status: StatusCode, title: &str, signed: Option<&Signed>, body: Mark
         HeaderValue::from_static("same-origin"),
     );
     response
+}
+
+/// A piece of a page for a page's script to put in place, with a whole page's headers.
+pub fn fragment(status: StatusCode, markup: Markup) -> Response {
+    html_answer(status, markup)
 }
 
 /// A page that only says what went wrong.

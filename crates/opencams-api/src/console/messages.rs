@@ -134,7 +134,7 @@ impl Search {
 /// `k=v&…` with the values percent-encoded, empty ones left out. By hand rather than with
 /// `form_urlencoded`, which writes a space as `+` (valid in a query only): `%20` reads the same
 /// wherever the link is pasted.
-fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+pub(super) fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
         .filter(|(_, v)| !v.trim().is_empty())
@@ -270,6 +270,15 @@ pub async fn show(
         Ok(e) => e,
         Err(e) => return unavailable("reading a message's events", &e),
     };
+    let event_ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    let attempts = match state.store.message_deliveries(&event_ids).await {
+        Ok(a) => a,
+        Err(e) => return unavailable("reading a message's callbacks", &e),
+    };
+    let drawn = match drawn(&state, &m).await {
+        Ok(d) => d,
+        Err(e) => return unavailable("reading a message's template", &e),
+    };
     let body_json = serde_json::from_str::<serde_json::Value>(&m.body)
         .and_then(|v| serde_json::to_string_pretty(&v))
         .unwrap_or_else(|_| m.body.clone());
@@ -325,14 +334,82 @@ pub async fn show(
                 }
             }
         }
-        h2 { "Body" }
+        (super::deliveries::section(&attempts, &events))
+        h2 { "As the user saw it" }
+        div.wa-preview { (drawn.bubble) }
+        @if m.direction == Direction::Out {
+            h2 { "Cloud API request" }
+            @match &drawn.request {
+                Ok(r) => {
+                    p.muted { "POST /{version}/{phone-number-id}/messages, as the dispatcher builds it from the stored message:" }
+                    pre { code { (r) } }
+                }
+                Err(why) => { p { "Not sendable: " (why) } }
+            }
+            h2 { "Cloud API answer" }
+            @if let Some(wamid) = &m.provider_id {
+                p { "Accepted: Meta's message id " code { (wamid) } "." }
+            } @else if let Some(code) = &m.error_code {
+                p.error { "Refused: error " (code) @if let Some(d) = &m.error_description { " — " (d) } }
+            } @else {
+                p.muted { "Not sent yet." }
+            }
+        }
+        h2 { "Body as stored" }
         pre { code { (body_json) } }
     };
     page(StatusCode::OK, "Message", Some(&signed), body)
 }
 
+/// A message drawn as the user saw it, and, outbound, its Cloud API request.
+struct Drawn {
+    bubble: Markup,
+    request: Result<String, String>,
+}
+
+async fn drawn(state: &AppState, m: &MessageRow) -> Result<Drawn, opencams_store::StoreError> {
+    use opencams_domain::message::request::{Stored, TemplateView, cloud_request};
+    use opencams_domain::template::{Category, parse_components};
+    let template = match (&m.template_code, &m.language) {
+        (Some(code), Some(language)) => state
+            .store
+            .templates_by_code(&m.space_id, code)
+            .await?
+            .into_iter()
+            .find(|t| &t.language == language),
+        _ => None,
+    };
+    let context = match &m.context_id {
+        Some(id) => state.store.message(id).await?.and_then(|c| c.provider_id),
+        None => None,
+    };
+    let components = template
+        .as_ref()
+        .and_then(|t| parse_components(&t.components).ok())
+        .unwrap_or_default();
+    let view = template.as_ref().map(|t| TemplateView {
+        name: &t.name,
+        language: &t.language,
+        category: Category::parse(&t.category).unwrap_or(Category::Utility),
+        components: &components,
+    });
+    let stored = Stored {
+        id: &m.id,
+        recipient: &m.recipient,
+        send_type: m.send_type,
+        body: &m.body,
+    };
+    let request = cloud_request(&stored, view.as_ref(), context.as_deref())
+        .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
+        .map_err(|e| format!("{} {}", e.code, e.description));
+    Ok(Drawn {
+        bubble: super::bubble::message(m, template.as_ref()),
+        request,
+    })
+}
+
 /// The `Status` of a status event's record (what the callback reports).
-fn event_status(payload: &str) -> Option<String> {
+pub(super) fn event_status(payload: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(payload).ok()?;
     let record = v.get("Record").unwrap_or(&v);
     record

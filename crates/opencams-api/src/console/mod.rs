@@ -4,6 +4,8 @@
 //! with an email and a password ([`password`], [`session`]); every page reads and changes only
 //! the signed-in user's account, through the same store and domain rules as the API.
 
+mod bubble;
+mod deliveries;
 mod keys;
 mod layout;
 mod login;
@@ -11,7 +13,11 @@ mod messages;
 mod numbers;
 mod overview;
 pub mod password;
+mod phone;
+mod policies;
+mod send;
 pub mod session;
+mod templates;
 mod webhooks;
 
 use std::sync::Arc;
@@ -39,11 +45,26 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/console/webhooks", get(webhooks::show).post(webhooks::set))
         .route("/console/webhooks/enable", post(webhooks::enable))
         .route("/console/webhooks/replay", post(webhooks::replay))
-        .route("/console/numbers", get(numbers::list))
+        .route("/console/numbers", get(numbers::list).post(numbers::add))
         .route("/console/numbers/{phone}", post(numbers::change))
         .route("/console/numbers/{phone}/remove", post(numbers::remove))
         .route("/console/messages", get(messages::list))
         .route("/console/messages/{id}", get(messages::show))
+        .route(
+            "/console/templates",
+            get(templates::list).post(templates::create),
+        )
+        .route("/console/templates/new", get(templates::new_form))
+        .route("/console/templates/preview", post(templates::preview))
+        .route("/console/templates/{code}", get(templates::show))
+        .route(
+            "/console/templates/{code}/{language}/delete",
+            post(templates::delete),
+        )
+        .route("/console/send", get(send::form).post(send::submit))
+        .merge(phone::routes())
+        .merge(policies::routes())
         .route(&layout::CSS_PATH, get(layout::css))
+        .route(&templates::SCRIPT_PATH, get(templates::script))
         .with_state(state)
 }

@@ -179,6 +179,54 @@ impl Signed {
         )
     }
 
+    /// The account's rights as an API caller, for pages that run a CAMS action through
+    /// [`crate::rpc::call`]: the account's settings (its rate limits) and no key limits.
+    pub async fn principal(
+        &self,
+        state: &AppState,
+    ) -> Result<Arc<crate::principal::Principal>, opencams_store::StoreError> {
+        let settings = state.store.account_settings(self.account.id).await?;
+        Ok(Arc::new(crate::principal::Principal {
+            key: opencams_store::AccessKey {
+                id: format!("console:{}", self.user.email),
+                secret: opencams_store::Secret::new(""),
+                account_id: self.account.id,
+                account_name: self.account.name.clone(),
+                enabled: true,
+                actions: None,
+                spaces: None,
+                created_at: self.session.created_at,
+            },
+            account: self.account.clone(),
+            settings,
+        }))
+    }
+
+    /// The space a page acts on, `requested` (the account's default when empty) if it is one
+    /// of the account's, with all the account's spaces; else the page that says it is not.
+    pub async fn space(
+        &self,
+        state: &AppState,
+        requested: &str,
+    ) -> Result<(opencams_store::Space, Vec<opencams_store::Space>), Response> {
+        let spaces = state
+            .store
+            .list_spaces(Some(self.account.id))
+            .await
+            .map_err(|e| super::layout::unavailable("reading the account's spaces", &e))?;
+        let wanted = match requested.trim() {
+            "" => self.account.default_space.as_str(),
+            s => s,
+        };
+        match spaces.iter().find(|s| s.id == wanted) {
+            Some(s) => Ok((s.clone(), spaces)),
+            None => Err(super::layout::error_page(
+                axum::http::StatusCode::NOT_FOUND,
+                &format!("space: {wanted:?} is not a space of your account"),
+            )),
+        }
+    }
+
     /// Whether a form's CSRF token is this session's.
     pub fn csrf_ok(&self, given: &str) -> bool {
         csrf_ok(&self.session.csrf_token, given)

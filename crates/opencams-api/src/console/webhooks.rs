@@ -20,10 +20,11 @@ use super::session::{Access, Signed};
 use crate::AppState;
 use crate::receipts::destinations;
 
+/// A page's `?space=` (empty: the account's default space).
 #[derive(Deserialize, Default)]
 pub struct SpaceQuery {
     #[serde(default)]
-    space: String,
+    pub space: String,
 }
 
 /// `GET /console/webhooks`.

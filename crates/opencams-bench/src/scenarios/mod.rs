@@ -2,6 +2,7 @@
 
 mod backlog;
 mod compare;
+mod console;
 mod e2e;
 
 use std::net::SocketAddr;
@@ -78,6 +79,9 @@ pub async fn run(scenario: Scenario, opts: &Opts) -> anyhow::Result<Value> {
         }
         Scenario::Backlog => {
             results.insert("backlog".into(), backlog::run(opts).await?);
+        }
+        Scenario::Console => {
+            results.insert("console".into(), console::run(opts).await?);
         }
         Scenario::Compare => {
             side_by_side = Some(compare::run(opts, &mut results, &mut ratios).await?);
@@ -161,6 +165,7 @@ fn scenario_name(s: Scenario) -> &'static str {
         Scenario::E2e => "e2e",
         Scenario::Backlog => "backlog",
         Scenario::Compare => "compare",
+        Scenario::Console => "console",
         Scenario::ServeBaseline { .. } => "serve-baseline",
     }
 }

@@ -6,7 +6,8 @@
 //! disabled (its records are kept). An endpoint is held by one deliverer at a time and its
 //! next batch is read only after the previous one settled, so per endpoint the records arrive
 //! in event order (a message's `Read` never before its `Delivered`), and a failing endpoint
-//! blocks nobody else.
+//! blocks nobody else. Each attempt is logged by its settle with the receiver's status and the
+//! start of its answer (one row per request), for the console's message page.
 
 pub mod http;
 pub mod ssrf;
@@ -142,7 +143,11 @@ impl CallbackWorker {
                         r.event_id, self.config.max_body
                     ),
                 },
-                None => DeliveryOutcome::Delivered { event_ids: vec![] },
+                None => DeliveryOutcome::Delivered {
+                    event_ids: vec![],
+                    status: None,
+                    answer: String::new(),
+                },
             }
         } else {
             let started = std::time::Instant::now();
@@ -158,18 +163,31 @@ impl CallbackWorker {
             .await;
             let ids: Vec<i64> = c.records[..n].iter().map(|r| r.event_id).collect();
             match result {
-                Ok(status) => {
-                    tracing::debug!(url = %ep.url, records = n, status, elapsed_ms = started.elapsed().as_millis() as u64, "callbacks delivered");
-                    DeliveryOutcome::Delivered { event_ids: ids }
+                Ok(answer) => {
+                    tracing::debug!(url = %ep.url, records = n, status = answer.status, elapsed_ms = started.elapsed().as_millis() as u64, "callbacks delivered");
+                    DeliveryOutcome::Delivered {
+                        event_ids: ids,
+                        status: Some(answer.status),
+                        answer: answer.body,
+                    }
                 }
-                Err(error) => {
+                Err(failure) => {
                     let wait = backoff_ms(
                         ep.failures,
                         self.config.retry_base_ms.max(1),
                         self.config.retry_max_ms.max(1),
                     );
+                    let http::Failure { error, answer } = failure;
                     tracing::info!(url = %ep.url, records = n, failures = ep.failures + 1, retry_in_ms = wait, %error, "callback delivery failed");
+                    // the receiver's body when it answered, else what went wrong
+                    let (status, answer) = match answer {
+                        Some(a) => (Some(a.status), a.body),
+                        None => (None, error.clone()),
+                    };
                     DeliveryOutcome::Failed {
+                        event_ids: ids,
+                        status,
+                        answer,
                         error,
                         retry_at: self.clock.now_ms() + wait,
                         disable_after: self.config.disable_after,

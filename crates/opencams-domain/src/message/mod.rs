@@ -8,6 +8,7 @@ mod content;
 mod interactive;
 mod kinds;
 mod params;
+pub mod request;
 
 #[cfg(test)]
 mod tests;

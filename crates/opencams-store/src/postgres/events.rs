@@ -10,7 +10,7 @@
 //!
 //! Endpoints are leased (`FOR UPDATE SKIP LOCKED`) to one node at a time, which is what keeps an
 //! endpoint's callbacks in event order, one batch at a time, across the cluster; only the lease
-//! holder settles.
+//! holder settles, and its settle logs the attempt (`callback_attempts`) in the same transaction.
 
 use std::collections::{HashMap, HashSet};
 
@@ -337,6 +337,59 @@ async fn remove(tx: &Transaction<'_>, endpoint_id: i64, event_ids: &[i64]) -> Re
     Ok(())
 }
 
+/// Adds an attempt to the delivery log (nothing when it carried no event) and, on one attempt
+/// in [`ATTEMPTS_PURGE_EVERY`], purges old ones; in the settle's transaction.
+async fn record_attempt(
+    tx: &Transaction<'_>,
+    endpoint_id: i64,
+    outcome: &DeliveryOutcome,
+    now: i64,
+) -> Result<()> {
+    let Some(a) = outcome.attempt_row() else {
+        return Ok(());
+    };
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO callback_attempts (endpoint_id, first_event_id, last_event_id, span_class, \
+             event_ids, at, outcome, status, answer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             RETURNING id",
+        )
+        .await?;
+    let params: [&(dyn ToSql + Sync); 9] = [
+        &endpoint_id,
+        &a.first_event_id,
+        &a.last_event_id,
+        &a.span_class,
+        &a.event_ids,
+        &now,
+        &a.outcome.as_str(),
+        &a.status,
+        &a.answer,
+    ];
+    let id: i64 = tx.query_one(&stmt, &params).await?.try_get(0)?;
+    if id % ATTEMPTS_PURGE_EVERY == 0 {
+        purge_attempts(tx, now).await?;
+    }
+    Ok(())
+}
+
+/// Deletes up to [`ATTEMPTS_PURGE_BATCH`] attempts older than [`ATTEMPTS_KEPT_MS`], from the
+/// oldest. Ids follow time, so the candidates are the first ids of the table: a bounded read of
+/// the primary key (`at < cutoff` alone would read on until the first young attempt, or to the
+/// end when none is old). Rows another node's purge is deleting are skipped, not waited for.
+async fn purge_attempts(tx: &Transaction<'_>, now: i64) -> Result<u64> {
+    let stmt = tx
+        .prepare_cached(
+            "DELETE FROM callback_attempts WHERE id IN ( \
+               SELECT id FROM callback_attempts \
+               WHERE id IN (SELECT id FROM callback_attempts ORDER BY id LIMIT $1) AND at < $2 \
+               FOR UPDATE SKIP LOCKED)",
+        )
+        .await?;
+    let cutoff = now.saturating_sub(ATTEMPTS_KEPT_MS);
+    Ok(tx.execute(&stmt, &[&ATTEMPTS_PURGE_BATCH, &cutoff]).await?)
+}
+
 /// Records an attempt's outcome; the caller holds the endpoint's lease (and its row lock).
 async fn settle(
     tx: &Transaction<'_>,
@@ -345,7 +398,7 @@ async fn settle(
     now: i64,
 ) -> Result<Option<Endpoint>> {
     match outcome {
-        DeliveryOutcome::Delivered { event_ids } => {
+        DeliveryOutcome::Delivered { event_ids, .. } => {
             remove(tx, id, event_ids).await?;
             let delivered = i64::try_from(event_ids.len()).unwrap_or(i64::MAX);
             let stmt = tx
@@ -372,6 +425,7 @@ async fn settle(
             retry_at,
             disable_after,
             disable_span_ms,
+            ..
         } => {
             let stmt = tx
                 .prepare_cached(
@@ -759,9 +813,74 @@ impl EventStore for PgStore {
             tx.rollback().await?;
             return Ok(None);
         }
-        let out = settle(&tx, endpoint_id, &outcome, now).await?;
+        // pipelined: the log's insert goes out with the outcome's statements
+        let (logged, out) = tokio::join!(
+            record_attempt(&tx, endpoint_id, &outcome, now),
+            settle(&tx, endpoint_id, &outcome, now)
+        );
+        logged?;
+        let out = out?;
         tx.commit().await?;
         Ok(out)
+    }
+
+    async fn message_deliveries(&self, event_ids: &[i64]) -> Result<Vec<DeliveryAttempt>> {
+        if event_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // every class a span can have; per endpoint only those up to its widest attempt's are
+        // read (one backward step of the index). `OFFSET 0` keeps the inner select a subquery
+        // run once per probe with every bound in its index condition: flattened into a join,
+        // the planner would rather hash-join all of an endpoint's attempts against the probes
+        let probes = probes(event_ids, 63);
+        let classes: Vec<i64> = probes.iter().map(|p| p.class).collect();
+        let los: Vec<i64> = probes.iter().map(|p| p.lo).collect();
+        let his: Vec<i64> = probes.iter().map(|p| p.hi).collect();
+        let mins: Vec<i64> = probes.iter().map(|p| p.min_id).collect();
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(
+                "SELECT a.id, e.id, e.url, a.at, a.outcome, a.status, a.answer, a.event_ids \
+                 FROM callback_endpoints e \
+                 CROSS JOIN LATERAL (SELECT MAX(m.span_class) AS top FROM callback_attempts m \
+                   WHERE m.endpoint_id = e.id) t \
+                 CROSS JOIN UNNEST($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS q(k, lo, hi, p) \
+                 CROSS JOIN LATERAL (SELECT a.id, a.at, a.outcome, a.status, a.answer, a.event_ids \
+                   FROM callback_attempts a WHERE a.endpoint_id = e.id AND a.span_class = q.k \
+                   AND a.first_event_id BETWEEN q.lo AND q.hi AND a.last_event_id >= q.p OFFSET 0) a \
+                 WHERE e.account_id IN (SELECT account_id FROM events WHERE id = ANY($1)) \
+                 AND q.k <= t.top",
+            )
+            .await?;
+        let params: [&(dyn ToSql + Sync); 5] = [&event_ids, &classes, &los, &his, &mins];
+        let mut out = Vec::new();
+        for r in c.query(&stmt, &params).await? {
+            let list: &str = r.try_get(7)?;
+            let (carried, records) = carried(list, event_ids);
+            if carried.is_empty() {
+                continue;
+            }
+            let status = r
+                .try_get::<_, Option<i64>>(5)?
+                .map(|s| {
+                    u16::try_from(s).map_err(|_| {
+                        StoreError::Database(format!("stored HTTP status {s} is out of range"))
+                    })
+                })
+                .transpose()?;
+            out.push(DeliveryAttempt {
+                id: r.try_get(0)?,
+                endpoint_id: r.try_get(1)?,
+                url: r.try_get(2)?,
+                at: r.try_get(3)?,
+                outcome: enum_col(&r, 4, AttemptOutcome::parse)?,
+                status,
+                answer: r.try_get(6)?,
+                event_ids: carried,
+                records,
+            });
+        }
+        Ok(latest_attempts(out))
     }
 
     async fn list_endpoints(&self, account_id: Option<i64>) -> Result<Vec<Endpoint>> {

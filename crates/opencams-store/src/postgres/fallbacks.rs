@@ -14,7 +14,10 @@ use opencams_domain::FallbackState;
 
 use super::messages::{M_COLS, message_row};
 use super::{PgStore, append_events, enum_col};
-use crate::common::{fallback_decidable_sql, fallback_timer, policy_aad, policy_id, text_to_list};
+use crate::common::{
+    fallback_decidable_sql, fallback_timer, hourly_fallbacks_sql, policy_aad, policy_id,
+    text_to_list,
+};
 use crate::*;
 
 /// The columns of a fallback, in [`fallback_row`]'s order.
@@ -370,5 +373,29 @@ impl FallbackStore for PgStore {
     async fn fallback(&self, message_id: &str) -> Result<Option<FallbackRow>> {
         let c = self.client().await?;
         get(&c, message_id).await
+    }
+
+    async fn hourly_fallbacks(
+        &self,
+        account_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<HourlyFallbacks>> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&hourly_fallbacks_sql("$1", "$2", "$3", r#"COLLATE "C""#))
+            .await?;
+        let params: [&(dyn ToSql + Sync); 3] = [&account_id, &from, &to];
+        c.query(&stmt, &params)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(HourlyFallbacks {
+                    hour_ms: r.try_get(0)?,
+                    state: enum_col(r, 1, FallbackState::parse)?,
+                    count: r.try_get::<_, i64>(2)? as u64,
+                })
+            })
+            .collect()
     }
 }

@@ -24,7 +24,7 @@ use super::{
     EventColumns, PgStore, append_events, append_events_at, append_events_sql, enum_col,
     in_transaction, opt_enum_col,
 };
-use crate::common::{hourly_counts_sql, queued, status_change, status_moves_sql};
+use crate::common::{hourly_counts_sql, queued, status_change, status_moves_sql, waiting_sql};
 use crate::*;
 
 /// The columns of a message, in [`message_row`]'s order.
@@ -873,20 +873,6 @@ async fn apply_on(
     Ok(out)
 }
 
-/// A page of a space's messages, newest first.
-static LIST_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {COLS} FROM messages WHERE space_id = $1 AND ($2::text IS NULL OR sender = $2) \
-         AND ($3::text IS NULL OR recipient = $3) AND ($4::text IS NULL OR direction = $4) \
-         AND ($5::bigint IS NULL OR created_at >= $5) AND ($6::bigint IS NULL OR created_at <= $6) \
-         AND ($7::text IS NULL OR template_code = $7) AND ($8::text IS NULL OR group_id = $8) \
-         AND ($9::text[] IS NULL OR status = ANY($9)) AND ($12::text IS NULL OR task_id = $12) \
-         AND ($13::bigint IS NULL OR created_at < $13 \
-              OR (created_at = $13 AND id COLLATE \"C\" < $14::text COLLATE \"C\")) \
-         ORDER BY created_at DESC, id COLLATE \"C\" DESC LIMIT $10 OFFSET $11"
-    )
-});
-
 #[async_trait::async_trait]
 impl MessageStore for PgStore {
     async fn insert_messages(
@@ -1010,32 +996,31 @@ impl MessageStore for PgStore {
     }
 
     async fn list_messages(&self, f: MessageFilter) -> Result<Vec<MessageRow>> {
+        use crate::common::{SearchValue, message_search};
         let c = self.client().await?;
-        let stmt = c.prepare_cached(&LIST_SQL).await?;
-        let statuses: Option<Vec<&str>> = f
-            .statuses
-            .as_ref()
-            .map(|s| s.iter().map(|s| s.as_str()).collect());
-        let direction = f.direction.map(Direction::as_str);
-        let limit = i64::from(f.limit);
-        let offset = i64::try_from(f.offset).unwrap_or(i64::MAX);
-        let (before_at, before_id) = f.before.clone().unzip();
-        let params: [&(dyn ToSql + Sync); 14] = [
-            &f.space_id,
-            &f.sender,
-            &f.recipient,
-            &direction,
-            &f.from_ms,
-            &f.to_ms,
-            &f.template_code,
-            &f.group_id,
-            &statuses,
-            &limit,
-            &offset,
-            &f.task_id,
-            &before_at,
-            &before_id,
-        ];
+        // a statement per combination of filters given, each prepared once per connection
+        let (sql, values) = message_search(
+            &f,
+            &format!("SELECT {COLS} FROM messages"),
+            |n| format!("${n}"),
+            |p| format!("status = ANY({p}::text[])"),
+            r#" COLLATE "C""#,
+        );
+        let stmt = c.prepare_cached(&sql).await?;
+        let owned: Vec<Box<dyn ToSql + Sync + Send + '_>> = values
+            .into_iter()
+            .map(|v| -> Box<dyn ToSql + Sync + Send + '_> {
+                match v {
+                    SearchValue::Text(t) => Box::new(t),
+                    SearchValue::Int(i) => Box::new(i),
+                    SearchValue::Texts(l) => Box::new(l),
+                }
+            })
+            .collect();
+        let params: Vec<&(dyn ToSql + Sync)> = owned
+            .iter()
+            .map(|b| b.as_ref() as &(dyn ToSql + Sync))
+            .collect();
         c.query(&stmt, &params)
             .await?
             .iter()
@@ -1058,6 +1043,24 @@ impl MessageStore for PgStore {
                     status: enum_col(r, 1, MessageStatus::parse)?,
                     direction: enum_col(r, 2, Direction::parse)?,
                     count: r.try_get::<_, i64>(3)? as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn waiting(&self, account_id: i64) -> Result<Vec<Waiting>> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&waiting_sql("$1", r#"COLLATE "C""#))
+            .await?;
+        c.query(&stmt, &[&account_id])
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Waiting {
+                    sender: r.try_get(0)?,
+                    count: r.try_get::<_, i64>(1)? as u64,
+                    oldest_at: r.try_get(2)?,
                 })
             })
             .collect()

@@ -4,6 +4,7 @@
 //! The outbox is fed from the event log by a cursor: routing an event resolves its destination
 //! (number setting over space setting) and inserts one pending delivery per (endpoint, event).
 //! Deliveries are keyed by event id, so an endpoint's outbox is always read in event order.
+//! Settling an attempt logs it (`callback_attempts`) in the same transaction.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -322,6 +323,118 @@ fn remove(c: &Connection, endpoint_id: i64, event_ids: &[i64]) -> Result<()> {
     Ok(())
 }
 
+/// Adds an attempt to the delivery log (nothing when it carried no event) and, on one attempt
+/// in [`ATTEMPTS_PURGE_EVERY`], purges old ones; in the settle's transaction.
+fn record_attempt(
+    c: &Connection,
+    endpoint_id: i64,
+    outcome: &DeliveryOutcome,
+    now: i64,
+) -> Result<()> {
+    let Some(a) = outcome.attempt_row() else {
+        return Ok(());
+    };
+    c.prepare_cached(
+        "INSERT INTO callback_attempts (endpoint_id, first_event_id, last_event_id, span_class, \
+         event_ids, at, outcome, status, answer) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        endpoint_id,
+        a.first_event_id,
+        a.last_event_id,
+        a.span_class,
+        a.event_ids,
+        now,
+        a.outcome.as_str(),
+        a.status,
+        a.answer
+    ])?;
+    if c.last_insert_rowid() % ATTEMPTS_PURGE_EVERY == 0 {
+        purge_attempts(c, now)?;
+    }
+    Ok(())
+}
+
+/// Deletes up to [`ATTEMPTS_PURGE_BATCH`] attempts older than [`ATTEMPTS_KEPT_MS`], from the
+/// oldest. Ids follow time, so the candidates are the first ids of the table: a bounded read of
+/// the primary key (`at < cutoff` alone would read on until the first young attempt, or to the
+/// end when none is old), at the cost of leaving an attempt whose time went backwards for later.
+fn purge_attempts(c: &Connection, now: i64) -> Result<usize> {
+    Ok(c.prepare_cached(
+        "DELETE FROM callback_attempts WHERE id IN \
+             (SELECT id FROM callback_attempts ORDER BY id LIMIT ?1) AND at < ?2",
+    )?
+    .execute(params![
+        ATTEMPTS_PURGE_BATCH,
+        now.saturating_sub(ATTEMPTS_KEPT_MS)
+    ])?)
+}
+
+/// The logged attempts that carried any of `event_ids`: per endpoint of the events' accounts,
+/// one index range of `callback_attempts_events` per span class and group of nearby ids (see
+/// [`probes`]), confirmed by each attempt's id list.
+fn deliveries(c: &Connection, event_ids: &[i64]) -> Result<Vec<DeliveryAttempt>> {
+    let mut accounts: Vec<i64> = Vec::new();
+    let mut account_of = c.prepare_cached("SELECT account_id FROM events WHERE id = ?1")?;
+    for id in event_ids {
+        if let Some(a) = account_of.query_row([id], |r| r.get(0)).optional()?
+            && !accounts.contains(&a)
+        {
+            accounts.push(a);
+        }
+    }
+    let mut endpoints: Vec<(i64, String)> = Vec::new();
+    let mut of_account =
+        c.prepare_cached("SELECT id, url FROM callback_endpoints WHERE account_id = ?1")?;
+    for a in accounts {
+        let rows = of_account.query_map([a], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        endpoints.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+    }
+    let mut top =
+        c.prepare_cached("SELECT MAX(span_class) FROM callback_attempts WHERE endpoint_id = ?1")?;
+    let mut range = c.prepare_cached(
+        "SELECT id, at, outcome, status, answer, event_ids FROM callback_attempts \
+         WHERE endpoint_id = ?1 AND span_class = ?2 AND first_event_id BETWEEN ?3 AND ?4 \
+         AND last_event_id >= ?5",
+    )?;
+    let mut out = Vec::new();
+    for (endpoint_id, url) in endpoints {
+        let Some(max_class) = top.query_row([endpoint_id], |r| r.get::<_, Option<i64>>(0))? else {
+            continue;
+        };
+        for p in probes(event_ids, max_class) {
+            let mut rows = range.query(params![endpoint_id, p.class, p.lo, p.hi, p.min_id])?;
+            while let Some(r) = rows.next()? {
+                let list: String = r.get(5)?;
+                let (carried, records) = carried(&list, event_ids);
+                if carried.is_empty() {
+                    continue;
+                }
+                let status = r
+                    .get::<_, Option<i64>>(3)?
+                    .map(|s| {
+                        u16::try_from(s).map_err(|_| {
+                            StoreError::Database(format!("stored HTTP status {s} is out of range"))
+                        })
+                    })
+                    .transpose()?;
+                out.push(DeliveryAttempt {
+                    id: r.get(0)?,
+                    endpoint_id,
+                    url: url.clone(),
+                    at: r.get(1)?,
+                    outcome: enum_col(r, 2, AttemptOutcome::parse)?,
+                    status,
+                    answer: r.get(4)?,
+                    event_ids: carried,
+                    records,
+                });
+            }
+        }
+    }
+    Ok(latest_attempts(out))
+}
+
 fn settle(
     c: &Connection,
     id: i64,
@@ -337,8 +450,9 @@ fn settle(
     if held.as_deref() != Some(owner) {
         return Ok(None);
     }
+    record_attempt(c, id, outcome, now)?;
     match outcome {
-        DeliveryOutcome::Delivered { event_ids } => {
+        DeliveryOutcome::Delivered { event_ids, .. } => {
             remove(c, id, event_ids)?;
             c.prepare_cached(
                 "UPDATE callback_endpoints SET failures = 0, first_failure_at = NULL, last_error = NULL, \
@@ -359,6 +473,7 @@ fn settle(
             retry_at,
             disable_after,
             disable_span_ms,
+            ..
         } => {
             c.prepare_cached(
                 "UPDATE callback_endpoints SET failures = failures + 1, first_failure_at = COALESCE(first_failure_at, ?1), \
@@ -551,6 +666,14 @@ impl EventStore for SqliteStore {
         let owner = owner.to_string();
         self.write(move |c, _| settle(c, endpoint_id, &owner, &outcome, now))
             .await
+    }
+
+    async fn message_deliveries(&self, event_ids: &[i64]) -> Result<Vec<DeliveryAttempt>> {
+        if event_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = event_ids.to_vec();
+        self.read(move |c, _| deliveries(c, &ids)).await
     }
 
     async fn list_endpoints(&self, account_id: Option<i64>) -> Result<Vec<Endpoint>> {

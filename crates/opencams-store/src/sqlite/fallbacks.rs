@@ -7,7 +7,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use opencams_domain::FallbackState;
 
 use super::{SqliteStore, enum_col};
-use crate::common::{fallback_decidable_sql, fallback_timer, policy_aad, policy_id, text_to_list};
+use crate::common::{
+    fallback_decidable_sql, fallback_timer, hourly_fallbacks_sql, policy_aad, policy_id,
+    text_to_list,
+};
 
 use crate::*;
 
@@ -306,5 +309,25 @@ impl FallbackStore for SqliteStore {
     async fn fallback(&self, message_id: &str) -> Result<Option<FallbackRow>> {
         let id = message_id.to_string();
         self.read(move |c, _| get(c, &id)).await
+    }
+
+    async fn hourly_fallbacks(
+        &self,
+        account_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<HourlyFallbacks>> {
+        self.read(move |c, _| {
+            let mut stmt = c.prepare_cached(&hourly_fallbacks_sql("?1", "?2", "?3", ""))?;
+            let rows = stmt.query_map(params![account_id, from, to], |r| {
+                Ok(HourlyFallbacks {
+                    hour_ms: r.get(0)?,
+                    state: enum_col(r, 1, FallbackState::parse)?,
+                    count: r.get::<_, i64>(2)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
     }
 }

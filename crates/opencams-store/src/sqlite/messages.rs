@@ -6,7 +6,7 @@ use opencams_domain::message::FallBackRule;
 use opencams_domain::{Direction, MessageStatus, SendType};
 
 use super::{SqliteStore, enum_col, opt_enum_col};
-use crate::common::{hourly_counts_sql, queued, status_change, status_moves_sql};
+use crate::common::{hourly_counts_sql, queued, status_change, status_moves_sql, waiting_sql};
 
 use crate::*;
 
@@ -335,40 +335,27 @@ pub(super) fn record_inbound(
 }
 
 fn list_messages(c: &Connection, f: &MessageFilter) -> Result<Vec<MessageRow>> {
-    let statuses = f
-        .statuses
-        .as_ref()
-        .map(|s| serde_json::Value::from_iter(s.iter().map(|s| s.as_str())).to_string());
+    use crate::common::{SearchValue, message_search};
+    let (sql, values) = message_search(
+        f,
+        "SELECT id FROM messages",
+        |n| format!("?{n}"),
+        |p| format!("status IN (SELECT value FROM json_each({p}))"),
+        "",
+    );
+    let values: Vec<rusqlite::types::Value> = values
+        .into_iter()
+        .map(|v| match v {
+            SearchValue::Text(t) => rusqlite::types::Value::Text(t.to_string()),
+            SearchValue::Int(i) => rusqlite::types::Value::Integer(i),
+            SearchValue::Texts(l) => {
+                rusqlite::types::Value::Text(serde_json::Value::from_iter(l).to_string())
+            }
+        })
+        .collect();
     let ids: Vec<String> = c
-        .prepare_cached(
-            "SELECT id FROM messages WHERE space_id = ?1 AND (?2 IS NULL OR sender = ?2) \
-             AND (?3 IS NULL OR recipient = ?3) AND (?4 IS NULL OR direction = ?4) \
-             AND (?5 IS NULL OR created_at >= ?5) AND (?6 IS NULL OR created_at <= ?6) \
-             AND (?7 IS NULL OR template_code = ?7) AND (?8 IS NULL OR group_id = ?8) \
-             AND (?9 IS NULL OR status IN (SELECT value FROM json_each(?9))) \
-             AND (?12 IS NULL OR task_id = ?12) \
-             AND (?13 IS NULL OR created_at < ?13 OR (created_at = ?13 AND id < ?14)) \
-             ORDER BY created_at DESC, id DESC LIMIT ?10 OFFSET ?11",
-        )?
-        .query_map(
-            params![
-                f.space_id,
-                f.sender,
-                f.recipient,
-                f.direction.map(Direction::as_str),
-                f.from_ms,
-                f.to_ms,
-                f.template_code,
-                f.group_id,
-                statuses,
-                f.limit,
-                f.offset as i64,
-                f.task_id,
-                f.before.as_ref().map(|b| b.0),
-                f.before.as_ref().map(|b| b.1.as_str())
-            ],
-            |r| r.get(0),
-        )?
+        .prepare_cached(&sql)?
+        .query_map(rusqlite::params_from_iter(values), |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
@@ -477,6 +464,21 @@ impl MessageStore for SqliteStore {
                     status: enum_col(r, 1, MessageStatus::parse)?,
                     direction: enum_col(r, 2, Direction::parse)?,
                     count: r.get::<_, i64>(3)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn waiting(&self, account_id: i64) -> Result<Vec<Waiting>> {
+        self.read(move |c, _| {
+            let mut stmt = c.prepare_cached(&waiting_sql("?1", ""))?;
+            let rows = stmt.query_map([account_id], |r| {
+                Ok(Waiting {
+                    sender: r.get(0)?,
+                    count: r.get::<_, i64>(1)? as u64,
+                    oldest_at: r.get(2)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -297,6 +297,41 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX console_sessions_expiry ON console_sessions(expires_at);
     CREATE INDEX console_sessions_user ON console_sessions(user_id);
     "#,
+    // 10: the console overview's fallback counts per hour: an account's fallbacks by the time
+    // their message was created, with their state, so the count reads the index alone. Only
+    // messages that name a FallBackId have a fallback, so most sends never write to it
+    r#"
+    CREATE INDEX fallbacks_account_time ON fallbacks(account_id, created_at, state);
+    "#,
+    // 11: the callback delivery log: one row per attempt (one HTTP request, or one dropped
+    // record), written in the settle's transaction, with the receiver's answer cut to 512 bytes;
+    // purged after seven days from the settle path. The ids an attempt carried are kept as text
+    // (one row per request, not per record) and found through the interval they span: filed
+    // under the bit length of that span, an attempt holding event p starts within 2^class of p,
+    // so a message's attempts are a few short ranges of callback_attempts_events per endpoint
+    // of its account, never a scan (see receipts.rs)
+    r#"
+    CREATE TABLE callback_attempts (
+        id INTEGER PRIMARY KEY,
+        endpoint_id INTEGER NOT NULL,
+        first_event_id INTEGER NOT NULL,
+        last_event_id INTEGER NOT NULL,
+        span_class INTEGER NOT NULL,
+        event_ids TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'failed', 'dropped')),
+        status INTEGER,
+        answer TEXT NOT NULL
+    );
+    CREATE INDEX callback_attempts_events
+        ON callback_attempts(endpoint_id, span_class, first_event_id, last_event_id);
+    "#,
+    // 12: a user's messages and a TaskId's, newest first, as index ranges (the console's search
+    // and ListChatappMessage); the TaskId index holds only the messages that have one
+    r#"
+    CREATE INDEX messages_recipient ON messages(space_id, recipient, created_at);
+    CREATE INDEX messages_task ON messages(space_id, task_id, created_at) WHERE task_id IS NOT NULL;
+    "#,
 ];
 
 pub(crate) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {

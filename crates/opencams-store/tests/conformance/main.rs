@@ -13,7 +13,9 @@ use opencams_store::*;
 
 mod cases;
 mod console;
+mod deliveries;
 mod numbers;
+mod overview;
 mod receipts;
 
 fn cipher() -> Cipher {
@@ -124,8 +126,13 @@ conformance! {
     numbers::a_number_is_removed_only_once_none_of_its_messages_is_queued,
     receipts::outbox_keeps_event_order_leases_retries_disables_and_replays,
     receipts::message_history_filters_and_pages,
+    deliveries::attempts_are_logged_with_their_answers_and_found_per_message,
+    deliveries::answers_are_cut_at_512_bytes_on_a_char_boundary,
+    deliveries::attempts_older_than_seven_days_are_purged_as_new_ones_are_logged,
     console::console_users_are_found_by_email_in_any_case_and_listed_per_account,
     console::a_password_change_or_disabling_ends_that_users_sessions_only,
     console::console_sessions_expire_and_are_deleted,
     console::hourly_counts_bucket_one_accounts_messages_by_hour_status_and_direction,
+    overview::waiting_counts_one_accounts_queued_messages_per_sender,
+    overview::hourly_fallbacks_count_one_accounts_fallbacks_by_hour_and_state,
 }

@@ -146,7 +146,9 @@ pub async fn outbox_keeps_event_order_leases_retries_disables_and_replays(place:
                 ep,
                 "b",
                 DeliveryOutcome::Delivered {
-                    event_ids: ids.clone()
+                    event_ids: ids.clone(),
+                    status: Some(200),
+                    answer: String::new(),
                 },
                 32
             )
@@ -155,6 +157,9 @@ pub async fn outbox_keeps_event_order_leases_retries_disables_and_replays(place:
             .is_none()
     );
     let fail = |at: i64| DeliveryOutcome::Failed {
+        event_ids: ids.clone(),
+        status: Some(500),
+        answer: String::new(),
         error: "HTTP 500".into(),
         retry_at: at + 100,
         disable_after: 3,
@@ -213,6 +218,8 @@ pub async fn outbox_keeps_event_order_leases_retries_disables_and_replays(place:
             "a",
             DeliveryOutcome::Delivered {
                 event_ids: ids.clone(),
+                status: Some(200),
+                answer: String::new(),
             },
             401,
         )
@@ -228,6 +235,8 @@ pub async fn outbox_keeps_event_order_leases_retries_disables_and_replays(place:
             "a",
             DeliveryOutcome::Delivered {
                 event_ids: vec![last],
+                status: Some(200),
+                answer: String::new(),
             },
             403,
         )

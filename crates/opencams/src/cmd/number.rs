@@ -7,9 +7,7 @@ use std::io::{BufRead, IsTerminal};
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
 use opencams_domain::PhoneNumber;
-use opencams_store::{
-    CloudSettings, NewNumber, Number, NumberFilter, NumberUpdate, Secret, Store, StoreError,
-};
+use opencams_store::{Number, NumberFilter, NumberUpdate, Secret, Store, StoreError};
 use serde_json::{Value, json};
 
 use super::{account_filter, find_account, now_ms, print, with_store};
@@ -120,6 +118,16 @@ fn check_throughput(throughput: u32) -> anyhow::Result<u32> {
     opencams_api::numbers::check_throughput("--throughput", throughput).map_err(anyhow::Error::msg)
 }
 
+/// How `number add` names its fields in errors.
+const FLAGS: opencams_api::numbers::Fields = opencams_api::numbers::Fields {
+    phone: "NUMBER",
+    channel: "--channel",
+    space: "--space",
+    throughput: "--throughput",
+    cloud: "--phone-number-id, --waba-id and --access-token",
+    api_base: "--api-base",
+};
+
 /// A sender number given on the command line.
 fn parse_phone(number: &str) -> anyhow::Result<String> {
     PhoneNumber::parse_sender("NUMBER", number)
@@ -209,7 +217,10 @@ fn about_number(phone: &str, e: StoreError) -> anyhow::Error {
 fn describe(n: &Number) -> Value {
     json!({"PhoneNumber": n.phone, "Channel": n.channel, "CustSpaceId": n.space_id, "Status": n.status,
            "VerifiedName": n.verified_name, "ThroughputMps": n.throughput_mps,
-           "PhoneNumberId": n.cloud.as_ref().map(|c| &c.phone_number_id), "WabaId": n.cloud.as_ref().map(|c| &c.waba_id)})
+           "PhoneNumberId": n.cloud.as_ref().map(|c| &c.phone_number_id), "WabaId": n.cloud.as_ref().map(|c| &c.waba_id),
+           // which secrets are in use, never the secrets themselves
+           "AccessToken": n.cloud.as_ref().and_then(|c| c.access_token.as_ref()).map(opencams_api::numbers::fingerprint),
+           "AppSecret": n.cloud.as_ref().and_then(|c| c.app_secret.as_ref()).map(opencams_api::numbers::fingerprint)})
 }
 
 pub async fn run(args: &StorageArgs, cmd: NumberCmd) -> anyhow::Result<()> {
@@ -260,57 +271,23 @@ async fn run_with(
             json,
         } => {
             let a = find_account(store, &account).await?;
-            let phone = parse_phone(&number)?;
-            let throughput = check_throughput(throughput)?;
-            let space_id = match space {
-                Some(s) => {
-                    let owned = store.list_spaces(Some(a.id)).await?;
-                    if !owned.iter().any(|o| o.id == s) {
-                        bail!("--space {s:?} is not a space of account {}", a.name);
-                    }
-                    s
-                }
-                None => a.default_space.clone(),
+            let request = opencams_api::numbers::NumberRequest {
+                phone: number,
+                channel: channel.as_str().into(),
+                space,
+                verified_name,
+                throughput,
+                phone_number_id,
+                waba_id,
+                access_token,
+                app_secret,
+                api_base,
+                api_version,
             };
-            let cloud = match channel {
-                Channel::Simulator => None,
-                Channel::WhatsappCloud => {
-                    let (Some(pid), Some(waba), Some(token)) =
-                        (phone_number_id, waba_id, access_token)
-                    else {
-                        bail!(
-                            "--channel whatsapp-cloud needs --phone-number-id, --waba-id and --access-token"
-                        );
-                    };
-                    if let Some(base) = &api_base
-                        && !(base.starts_with("http://") || base.starts_with("https://"))
-                    {
-                        bail!("--api-base {base:?} must be an http(s) URL");
-                    }
-                    Some(CloudSettings {
-                        phone_number_id: pid,
-                        waba_id: waba,
-                        access_token: Some(Secret::new(token)),
-                        app_secret: app_secret.map(Secret::new),
-                        api_base,
-                        api_version,
-                    })
-                }
-            };
-            let n = store
-                .add_number(
-                    NewNumber {
-                        account_id: a.id,
-                        space_id,
-                        phone,
-                        channel: channel.as_str().into(),
-                        verified_name,
-                        throughput_mps: throughput,
-                        cloud,
-                    },
-                    now_ms(),
-                )
-                .await?;
+            let new = opencams_api::numbers::new_number(store, &a, request, &FLAGS)
+                .await?
+                .map_err(anyhow::Error::msg)?;
+            let n = store.add_number(new, now_ms()).await?;
             print(json, &describe(&n), || {
                 format!("number {} added to {} on {}", n.phone, a.name, n.channel)
             });

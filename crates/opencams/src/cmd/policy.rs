@@ -3,7 +3,8 @@
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use opencams_store::{NewPolicy, Policy, Secret, Store, StoreError};
+use opencams_api::policies::{self, Asker, Connection};
+use opencams_store::{Policy, Store, StoreError};
 use serde_json::{Value, json};
 
 use super::{find_account, now_ms, print, with_store};
@@ -15,7 +16,7 @@ pub enum PolicyCmd {
     Create {
         #[arg(long, default_value = "default")]
         account: String,
-        #[arg(long, default_value = "sms fallback")]
+        #[arg(long, default_value = policies::DEFAULT_NAME)]
         name: String,
         /// The SMS sender id (alphanumeric ≤ 11 or a number ≤ 15 digits)
         #[arg(long)]
@@ -75,27 +76,9 @@ pub enum PolicyCmd {
 
 /// The policy without its credentials.
 fn describe(p: &Policy) -> Value {
-    let conn: Value = serde_json::from_str(p.connection.expose()).unwrap_or(Value::Null);
-    let kind = conn.get("kind").cloned().unwrap_or(Value::Null);
-    let target = conn
-        .get("address")
-        .or_else(|| conn.get("url"))
-        .cloned()
-        .unwrap_or(Value::Null);
+    let shown = policies::shown(p);
     json!({"FallBackId": p.id, "Name": p.name, "Channel": p.channel, "SenderId": p.sender_id,
-           "Connection": {"Kind": kind, "Target": target}, "CreatedAt": p.created_at})
-}
-
-fn check_sender_id(s: &str) -> anyhow::Result<()> {
-    let numeric = s.bytes().all(|b| b.is_ascii_digit()) && (1..=15).contains(&s.len());
-    let alpha =
-        s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ') && (1..=11).contains(&s.len());
-    if !(numeric || alpha) {
-        bail!(
-            "--sender-id {s:?} is not valid: use up to 11 letters/digits, or a number of up to 15 digits"
-        );
-    }
-    Ok(())
+           "Connection": {"Kind": shown.kind, "Target": shown.target}, "CreatedAt": p.created_at})
 }
 
 pub async fn run(args: &StorageArgs, cmd: PolicyCmd) -> anyhow::Result<()> {
@@ -116,38 +99,21 @@ async fn run_with(store: &dyn Store, cmd: PolicyCmd) -> anyhow::Result<()> {
             json,
         } => {
             let a = find_account(store, &account).await?;
-            check_sender_id(&sender_id)?;
             let connection = match (smpp, http_url) {
-                (Some(addr), None) => {
-                    let (host, port) = addr.rsplit_once(':').context("--smpp must be host:port")?;
-                    if host.is_empty() || port.parse::<u16>().is_err() {
-                        bail!("--smpp {addr:?} must be host:port");
-                    }
-                    let system_id = system_id.context("--smpp needs --system-id")?;
-                    json!({"kind": "smpp", "address": addr, "system_id": system_id, "password": password.unwrap_or_default()})
-                }
-                (None, Some(url)) => {
-                    if !(url.starts_with("http://") || url.starts_with("https://")) {
-                        bail!("--http-url {url:?} must be an http(s) URL");
-                    }
-                    json!({"kind": "http", "url": url, "token": http_token})
-                }
-                _ => bail!(
-                    "a policy needs an SMS connection: --smpp host:port (with --system-id) or --http-url URL"
-                ),
+                (Some(address), None) => Some(Connection::Smpp {
+                    address,
+                    system_id,
+                    password,
+                }),
+                (None, Some(url)) => Some(Connection::Http {
+                    url,
+                    token: http_token,
+                }),
+                _ => None,
             };
-            let p = store
-                .create_policy(
-                    NewPolicy {
-                        account_id: a.id,
-                        name,
-                        channel: "sms".into(),
-                        sender_id,
-                        connection: Secret::new(connection.to_string()),
-                    },
-                    now_ms(),
-                )
-                .await?;
+            let new = policies::new_policy(&a, name, sender_id, connection)
+                .map_err(|e| anyhow::Error::msg(e.describe(Asker::Cli)))?;
+            let p = store.create_policy(new, now_ms()).await?;
             print(json, &describe(&p), || {
                 format!("policy {} created for {}", p.id, a.name)
             });

@@ -154,6 +154,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
             verify_token: args.webhook_verify_token.clone(),
         },
         console: Default::default(),
+        simulated_users: std::sync::OnceLock::new(),
         ingest: Arc::new(WebhookIngest(opencams_dispatch::ingest::Ingest::new(
             store.clone(),
             clock,
@@ -194,6 +195,12 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
     sim.set_webhook_sink(Arc::new(crate::embedded_sim::InProcessWebhooks {
         state: Arc::downgrade(&state),
     }));
+    // the console's Phone page writes as the simulator's users; set once, here
+    let _ = state
+        .simulated_users
+        .set(Arc::new(crate::embedded_sim::SimulatedUsers {
+            sim: sim.clone(),
+        }));
     let dispatcher = crate::embedded_sim::dispatcher(
         state.cache.clone(),
         state.clock.clone(),

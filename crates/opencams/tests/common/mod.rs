@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
