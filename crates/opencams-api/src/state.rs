@@ -62,6 +62,9 @@ pub struct AppState {
     /// Simulated users of the built-in Cloud API simulator, for the console's Phone page: set
     /// once the simulator runs (it starts after this state is built); unset, the page says so.
     pub simulated_users: std::sync::OnceLock<Arc<dyn SimulatedUsers>>,
+    /// What each number sent over the last minute, as this node's dispatcher counts it (set once
+    /// the dispatcher is built, after this state).
+    pub send_meter: std::sync::OnceLock<Arc<opencams_domain::meter::SendMeter>>,
 }
 
 /// Users of the built-in simulator writing to a business number, as a real user's phone would:

@@ -70,6 +70,8 @@ pub struct Dispatcher {
     /// Sender numbers and template versions (parsed), read through the store cache the API and
     /// the simulator share: at most once a second rather than once per message.
     cache: Arc<StoreCache>,
+    /// What each number sent over the last minute (the console shows it as throughput used).
+    meter: Arc<opencams_domain::meter::SendMeter>,
 }
 
 /// Exponential backoff with full jitter: a random wait up to base·2^attempt, capped.
@@ -107,7 +109,13 @@ impl Dispatcher {
             owner,
             limits,
             cache,
+            meter: Arc::default(),
         })
+    }
+
+    /// What each number sent over the last minute, as this dispatcher counts it.
+    pub fn meter(&self) -> Arc<opencams_domain::meter::SendMeter> {
+        self.meter.clone()
     }
 
     /// Claims and sends until `shutdown`; then stops claiming and drains what is in flight.
@@ -231,6 +239,7 @@ impl Dispatcher {
                 }
             }
         }
+        self.meter.record(&m.sender, self.clock.now_ms());
         let payload = match self.payload(m).await {
             Ok(p) => p,
             Err(s) => return self.settle(&m.id, s).await,

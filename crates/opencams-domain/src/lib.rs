@@ -14,6 +14,7 @@ pub mod clock;
 pub mod ids;
 pub mod lifecycle;
 pub mod message;
+pub mod meter;
 pub mod phone;
 pub mod send;
 pub mod template;

@@ -998,6 +998,23 @@ fn operators_build_a_template_watch_its_review_send_it_and_delete_it() {
         "{}",
         page.body
     );
+    // the overview: what the number sent over the last minute, against its 80/s
+    let ops: Vec<_> = (0..29)
+        .map(|i| {
+            json!({"op": "send_chatapp_message", "request": {
+                "ChannelType": "whatsapp", "Type": "template", "From": number,
+                "To": format!("86139000001{i:02}"), "TemplateCode": code, "Language": "en_US",
+                "TemplateParams": {"order": "B-2", "name": "Bo", "id": "9"}}})
+        })
+        .collect();
+    let sent_all = s.sdk(json!(ops));
+    assert!(sent_all.iter().all(|r| r["ok"] == true), "{sent_all:?}");
+    let overview = wait_page(&mut b, "/console", "<td class=\"num\">0.5</td>");
+    assert!(overview.contains("Sent/s, last minute"), "{overview}");
+    assert!(
+        overview.contains("<td class=\"num\">1 %</td>"),
+        "{overview}"
+    );
     // a missing variable is the API's error, on the page
     let short = b.request(
         "POST",

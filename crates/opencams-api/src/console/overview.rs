@@ -1,7 +1,8 @@
 //! The overview page: the account's outbound messages of the last 24 hours by hour and of the
 //! last 7 days by day, by the status each has reached, with delivery and read rates, and how
 //! many of them fell back to SMS (with the rate); what waits in its queue (how many, since when);
-//! its sender numbers with their quality, configured throughput and waiting messages; its
+//! its sender numbers with their quality, throughput used (the last minute's sends on this node)
+//! against the configured one, and waiting messages; its
 //! callback endpoints. The charts are SVGs drawn here (no script, no library), with the daily
 //! figures in a table beside them.
 
@@ -220,19 +221,23 @@ pub async fn page_handler(State(state): State<Arc<AppState>>, signed: Signed) ->
                 div.table-wrap { table {
                     thead { tr {
                         th { "Number" } th { "Name" } th { "Channel" } th { "Status" } th { "Quality" } th { "Tier" }
-                        th.num { "Messages/s (configured)" } th.num { "Waiting" } th { "Oldest waiting for" }
+                        th.num { "Sent/s, last minute" } th.num { "Messages/s (configured)" } th.num { "Used" }
+                        th.num { "Waiting" } th { "Oldest waiting for" }
                     } }
                     tbody { @for n in &numbers {
                         @let w = waiting_of(&n.phone);
+                        @let used = state.send_meter.get().map_or(0.0, |m| m.per_second(&n.phone, now));
                         tr {
                             td { (n.phone) } td { (n.verified_name) } td { (n.channel) } td { (n.status) }
-                            td { (n.quality_rating) } td { (n.messaging_limit_tier) } td.num { (n.throughput_mps) }
+                            td { (n.quality_rating) } td { (n.messaging_limit_tier) }
+                            td.num { (format!("{used:.1}")) } td.num { (n.throughput_mps) }
+                            td.num { (format!("{:.0} %", 100.0 * used / f64::from(n.throughput_mps.max(1)))) }
                             td.num { (w.map_or(0, |w| w.count)) }
                             td { (w.map_or_else(|| "–".to_string(), |w| age(now - w.oldest_at))) }
                         }
                     } }
                 } }
-                p.muted { "Messages/s is the rate each number is given; the dispatcher never sends faster, and a number with messages waiting for long is using all of it." }
+                p.muted { "Sent/s is what this node's dispatcher handed to each number's channel over the last minute (on several nodes, each counts its own); Messages/s is the rate the number is given, which the dispatcher never exceeds; a number with messages waiting for long is using all of it." }
             }
         }
         section aria-labelledby="endpoints" {

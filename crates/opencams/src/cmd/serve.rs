@@ -155,6 +155,7 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         },
         console: Default::default(),
         simulated_users: std::sync::OnceLock::new(),
+        send_meter: std::sync::OnceLock::new(),
         ingest: Arc::new(WebhookIngest(opencams_dispatch::ingest::Ingest::new(
             store.clone(),
             clock,
@@ -215,6 +216,8 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         node.owner("dispatch"),
         send_limits,
     )?;
+    // the console's Overview shows what each number sent over the last minute
+    let _ = state.send_meter.set(dispatcher.meter());
     // SMS fallback: timers decided by a worker, SMSC receipts mapped back
     let (reports_tx, reports_rx) = tokio::sync::mpsc::unbounded_channel();
     let fallbacks = Arc::new(opencams_dispatch::fallback::FallbackWorker {
