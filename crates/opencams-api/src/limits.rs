@@ -19,6 +19,7 @@ pub fn default_qps(action: &str) -> u32 {
         "CreateChatappTemplate" | "ModifyChatappTemplate" | "DeleteChatappTemplate" => 50,
         "ListChatappTemplate" => 5,
         "QueryChatappPhoneNumbers" => 10,
+        "GetChatappPhoneNumberMetric" | "GetChatappTemplateMetric" => 50,
         _ => 100,
     }
 }

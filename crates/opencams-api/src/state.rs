@@ -57,8 +57,6 @@ pub struct AppState {
     pub ingest: Arc<dyn crate::webhooks::WebhookIngest>,
     /// Where templates go for review.
     pub submitter: Arc<dyn crate::review::TemplateSubmitter>,
-    /// The web console's sign-in limits.
-    pub console: crate::console::ConsoleState,
     /// Simulated users of the built-in Cloud API simulator, for the console's Phone page: set
     /// once the simulator runs (it starts after this state is built); unset, the page says so.
     pub simulated_users: std::sync::OnceLock<Arc<dyn SimulatedUsers>>,

@@ -368,6 +368,144 @@ pub(crate) fn message_search<'a>(
     (sql, values)
 }
 
+/// The statement counting a failed sign-in against a key (placeholders `key`, `now`,
+/// `window`): a new row, or one more failure in a live window, or a new window.
+pub(crate) fn login_failure_sql(key: &str, now: &str, window: &str) -> String {
+    let ended = format!("login_failures.since + {window} <= {now}");
+    format!(
+        "INSERT INTO login_failures (key, failures, since) VALUES ({key}, 1, {now}) \
+         ON CONFLICT (key) DO UPDATE SET \
+           failures = CASE WHEN {ended} THEN 1 ELSE login_failures.failures + 1 END, \
+           since = CASE WHEN {ended} THEN {now} ELSE login_failures.since END"
+    )
+}
+
+// --- metrics (GetChatappPhoneNumberMetric, GetChatappTemplateMetric) ---
+
+/// The start of the `bucket_ms`-long bucket of the unix-ms `column`, in SQL: buckets start at
+/// multiples of `bucket_ms` since the epoch (UTC days and half hours), floored as [`hour_of`].
+fn bucket_of(column: &str, bucket_ms: i64) -> String {
+    let b = bucket_ms.max(1);
+    format!("{column} - (({column} % {b}) + {b}) % {b}")
+}
+
+/// The three sums of a metric over the messages aliased `m`: sent (the Cloud API took the
+/// message: it reached `sent` or beyond, or failed after it was given a wamid), delivered
+/// (delivered or read) and read. A message still `accepted` with a wamid waits for its `sent`
+/// receipt and is not counted yet.
+fn metric_sums(m: &str) -> String {
+    use opencams_domain::MessageStatus;
+    let list = |keep: fn(&MessageStatus) -> bool| {
+        let set: Vec<MessageStatus> = MessageStatus::ALL.iter().copied().filter(keep).collect();
+        MessageStatus::sql_list(&set)
+    };
+    let sent = list(|s| s.rank() >= MessageStatus::Sent.rank());
+    let delivered = list(|s| s.reached_user());
+    let read = MessageStatus::Read.as_str();
+    let failed = MessageStatus::Failed.as_str();
+    format!(
+        "SUM(CASE WHEN {m}.status IN {sent} \
+           OR ({m}.status = '{failed}' AND {m}.provider_id IS NOT NULL) THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN {m}.status IN {delivered} THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN {m}.status = '{read}' THEN 1 ELSE 0 END)"
+    )
+}
+
+/// The statement of [`crate::MessageStore::number_metrics`] and its values: sender, bucket and
+/// the sums of [`metric_sums`], with numbered placeholders from `placeholder(n)` and `bytewise`
+/// as in [`hourly_counts_sql`]. The period is a range of the (space, time) index that the
+/// message history reads; the sender (when given) and the direction filter that range.
+pub(crate) fn number_metrics_sql<'a>(
+    q: &'a crate::MetricQuery,
+    sender: Option<&'a str>,
+    placeholder: impl Fn(usize) -> String,
+    bytewise: &str,
+) -> (String, Vec<SearchValue<'a>>) {
+    let (p1, p2, p3) = (placeholder(1), placeholder(2), placeholder(3));
+    let mut values = vec![
+        SearchValue::Text(&q.space_id),
+        SearchValue::Int(q.from),
+        SearchValue::Int(q.to),
+    ];
+    let mut by_sender = String::new();
+    if let Some(s) = sender {
+        values.push(SearchValue::Text(s));
+        by_sender = format!(" AND m.sender = {}", placeholder(4));
+    }
+    let out = opencams_domain::Direction::Out.as_str();
+    let sql = format!(
+        "SELECT m.sender, {bucket}, {sums} FROM messages m \
+         WHERE m.space_id = {p1} AND m.created_at >= {p2} AND m.created_at < {p3} \
+         AND m.direction = '{out}'{by_sender} \
+         GROUP BY 1, 2 ORDER BY m.sender {bytewise}, 2",
+        bucket = bucket_of("m.created_at", q.bucket_ms),
+        sums = metric_sums("m"),
+    );
+    (sql, values)
+}
+
+/// The two statements of [`crate::MessageStore::template_metrics`] and their values (the same
+/// for both): the template's messages as (language, bucket, sums), and the taps on its
+/// quick-reply buttons as (language, bucket, button text, count). `button_text` is the backend's
+/// SQL for the tapped button's text in the inbound body `i.body` (`{"inbound": <the Cloud API
+/// message>}`, whose `button.text` is the label); the rest as in [`number_metrics_sql`].
+///
+/// A tap is an inbound `button` message (what WhatsApp sends for a template's quick reply) whose
+/// context is the wamid of one of the template's messages; it counts in the bucket of the tap,
+/// not of the message. The replies of the period are a range of the (space, time) index, each
+/// finding the message it answers by its wamid (the unique provider-id index); on SQLite `CROSS
+/// JOIN` keeps the replies outside, as in [`waiting_sql`].
+pub(crate) fn template_metrics_sql<'a>(
+    q: &'a crate::MetricQuery,
+    code: &'a str,
+    language: Option<&'a str>,
+    placeholder: impl Fn(usize) -> String,
+    bytewise: &str,
+    button_text: &str,
+) -> (String, String, Vec<SearchValue<'a>>) {
+    use opencams_domain::Direction;
+    let (p1, p2, p3, p4) = (
+        placeholder(1),
+        placeholder(2),
+        placeholder(3),
+        placeholder(4),
+    );
+    let mut values = vec![
+        SearchValue::Text(&q.space_id),
+        SearchValue::Int(q.from),
+        SearchValue::Int(q.to),
+        SearchValue::Text(code),
+    ];
+    let (mut m_lang, mut o_lang) = (String::new(), String::new());
+    if let Some(l) = language {
+        values.push(SearchValue::Text(l));
+        let p5 = placeholder(5);
+        m_lang = format!(" AND m.language = {p5}");
+        o_lang = format!(" AND o.language = {p5}");
+    }
+    let (out, inb) = (Direction::Out.as_str(), Direction::In.as_str());
+    let counts = format!(
+        "SELECT COALESCE(m.language, ''), {bucket}, {sums} FROM messages m \
+         WHERE m.space_id = {p1} AND m.created_at >= {p2} AND m.created_at < {p3} \
+         AND m.direction = '{out}' AND m.template_code = {p4}{m_lang} \
+         GROUP BY 1, 2 ORDER BY COALESCE(m.language, '') {bytewise}, 2",
+        bucket = bucket_of("m.created_at", q.bucket_ms),
+        sums = metric_sums("m"),
+    );
+    let clicks = format!(
+        "SELECT COALESCE(o.language, ''), {bucket}, COALESCE({button_text}, ''), COUNT(*) \
+         FROM messages i CROSS JOIN messages o \
+         WHERE i.space_id = {p1} AND i.created_at >= {p2} AND i.created_at < {p3} \
+         AND i.direction = '{inb}' AND i.message_type = 'button' AND i.context_id IS NOT NULL \
+         AND o.provider_id IS NOT NULL AND o.provider_id = i.context_id \
+         AND o.space_id = i.space_id AND o.direction = '{out}' AND o.template_code = {p4}{o_lang} \
+         GROUP BY 1, 2, 3 \
+         ORDER BY COALESCE(o.language, '') {bytewise}, 2, COALESCE({button_text}, '') {bytewise}",
+        bucket = bucket_of("i.created_at", q.bucket_ms),
+    );
+    (counts, clicks, values)
+}
+
 #[cfg(test)]
 mod search_tests {
     use super::*;

@@ -394,6 +394,14 @@ pub struct MessageRow {
     pub updated_at: i64,
 }
 
+/// Failed sign-ins counted against one key (an email, a client address) in its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginFailures {
+    pub failures: u32,
+    /// When the window began (unix ms).
+    pub since: i64,
+}
+
 /// Messages of one status created in one hour (for the console's charts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HourlyCount {
@@ -570,4 +578,51 @@ impl From<opencams_domain::send::NewOutbound> for MessageRow {
             updated_at: m.created_at,
         }
     }
+}
+
+/// The period and granularity of a metric (GetChatappPhoneNumberMetric,
+/// GetChatappTemplateMetric): one space's messages created in `[from, to)`, counted per bucket
+/// of `bucket_ms` (at least 1). Buckets start at multiples of `bucket_ms` since the epoch, so
+/// day-long ones are UTC days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricQuery {
+    pub space_id: String,
+    pub from: i64,
+    pub to: i64,
+    pub bucket_ms: i64,
+}
+
+/// The outbound messages of one sender number (or one template language) created in one bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricCount {
+    /// The sender number, or the template's language.
+    pub key: String,
+    /// The start of the bucket, unix milliseconds.
+    pub bucket_ms: i64,
+    /// Taken by the Cloud API: `sent`, `delivered` or `read`, or failed after it had a wamid.
+    pub sent: u64,
+    /// Delivered or read.
+    pub delivered: u64,
+    pub read: u64,
+}
+
+/// The taps on one quick-reply button (by its text) of one template language's messages, made in
+/// one bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ButtonClicks {
+    pub language: String,
+    /// The start of the bucket the taps were made in, unix milliseconds.
+    pub bucket_ms: i64,
+    /// The button's text, as the user's reply carries it.
+    pub text: String,
+    pub count: u64,
+}
+
+/// What [`crate::MessageStore::template_metrics`] counts of one template.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateMetrics {
+    /// Per language and bucket, ordered so.
+    pub counts: Vec<MetricCount>,
+    /// Per language, bucket and button text, ordered so.
+    pub clicks: Vec<ButtonClicks>,
 }

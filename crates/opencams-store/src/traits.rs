@@ -195,6 +195,27 @@ pub trait MessageStore: Send + Sync {
     /// ordered by sender. Senders with nothing waiting are absent. Reads the queue, not the
     /// message history: its cost follows the queue's length.
     async fn waiting(&self, account_id: i64) -> Result<Vec<Waiting>>;
+
+    /// The outbound messages of `q`'s space created in its period, of one `sender` or of every
+    /// sender, counted per sender and bucket (see [`MetricCount`]), ordered by sender (bytewise),
+    /// then bucket; buckets without messages are absent. Reads the period's range of the
+    /// space's (space, time) index, so its cost follows the space's messages in the period.
+    async fn number_metrics(
+        &self,
+        q: MetricQuery,
+        sender: Option<String>,
+    ) -> Result<Vec<MetricCount>>;
+    /// The outbound messages of template `code` in `q`'s space (of one `language`, or of every
+    /// language) created in its period, counted per language and bucket; and the taps on its
+    /// quick-reply buttons made in the period (inbound `button` replies whose context is one of
+    /// those messages, whenever it was sent), per language, bucket and button text. Each list
+    /// is ordered by language (bytewise), bucket (then button text); empty buckets are absent.
+    async fn template_metrics(
+        &self,
+        q: MetricQuery,
+        code: String,
+        language: Option<String>,
+    ) -> Result<TemplateMetrics>;
 }
 
 /// The event log and the callback delivery fed from it: webhook settings, signing secrets, the
@@ -327,6 +348,22 @@ pub trait UserStore: Send + Sync {
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
     /// Deletes sessions with `expires_at <= now`; returns how many.
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64>;
+    /// Counts a failed sign-in against each key (an email's, a client address's) in a fixed
+    /// window of `window_ms`: a key whose window began `window_ms` or more before `now` starts a
+    /// new one at `now`. Windows that ended are deleted. Kept in the store so that every node
+    /// counts alike.
+    async fn record_login_failure(&self, keys: Vec<String>, now: i64, window_ms: i64)
+    -> Result<()>;
+    /// The failures counted against each key in its live window, and when the window began;
+    /// `None` for a key without one.
+    async fn login_failures(
+        &self,
+        keys: Vec<String>,
+        now: i64,
+        window_ms: i64,
+    ) -> Result<Vec<Option<LoginFailures>>>;
+    /// Forgets a key's failures (a successful sign-in clears its email's).
+    async fn clear_login_failures(&self, key: &str) -> Result<()>;
 }
 
 /// Token buckets that every node sharing the store shares: the API's per-account limits and the

@@ -1495,3 +1495,33 @@ fn every_route_answers_another_accounts_ids_as_missing() {
     );
     assert_eq!(detail["body"]["Data"]["AuditStatus"], "pass", "{detail}");
 }
+
+#[test]
+fn a_session_ends_after_twelve_hours() {
+    let mut s = Server::start();
+    let mut b = Browser::new(&s.addr);
+    let email = banner_field(&s.banner, "console user");
+    let password = banner_field(&s.banner, "console password");
+    assert_eq!(b.sign_in(&email, &password).status, 303);
+    assert_eq!(b.get("/console/messages").status, 200);
+    // eleven hours on: still signed in
+    s.restart_with_env(&[("OPENCAMS_CLOCK_OFFSET_MS", &(11 * 3_600_000).to_string())]);
+    assert_eq!(b.get("/console/messages").status, 200);
+    // past twelve: the cookie names a session that ended; back to the sign-in form
+    s.restart_with_env(&[(
+        "OPENCAMS_CLOCK_OFFSET_MS",
+        &(12 * 3_600_000 + 60_000).to_string(),
+    )]);
+    let expired = b.get("/console/messages");
+    assert_eq!(expired.status, 303, "{}", expired.body);
+    assert_eq!(expired.header("location"), Some("/console/login"));
+    let csrf = Browser::csrf_of(&b.get("/console/login").body);
+    let refused = b.request("POST", "/console/keys", &[("csrf", &csrf)]);
+    assert_eq!(
+        refused.status, 303,
+        "a change with an ended session is refused"
+    );
+    // signing in again works on the shifted clock
+    assert_eq!(b.sign_in(&email, &password).status, 303);
+    assert_eq!(b.get("/console/messages").status, 200);
+}

@@ -1,7 +1,7 @@
 //! The server on PostgreSQL: one node end to end (send, review, deliver, admin commands, nonces
 //! across restarts), the move from SQLite (`opencams copy`), and two nodes sharing one database
 //! (a nonce used on one is refused on the other; a key disabled on one is refused on the other
-//! within a second), and a node answering `ServiceUnavailable` while its database is away. Each
+//! within a second; failed console sign-ins on one lock the email on the other), and a node answering `ServiceUnavailable` while its database is away. Each
 //! test gets a fresh database of its own on the server of
 //! `OPENCAMS_TEST_DATABASE_URL` (default 127.0.0.1:5432), dropped after; without a server they
 //! are skipped with a message, unless `CI`/`OPENCAMS_REQUIRE_POSTGRES` is set.
@@ -180,6 +180,22 @@ fn two_nodes_share_nonces_and_see_a_disabled_key_within_a_second() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+
+    // failed console sign-ins are counted in the database: five on A lock the email on B too
+    let email = common::browser::banner_field(&a.banner, "console user");
+    let password = common::browser::banner_field(&a.banner, "console password");
+    let mut on_a = common::browser::Browser::new(&a.addr);
+    for _ in 0..5 {
+        assert_eq!(on_a.sign_in(&email, "not the password!").status, 401);
+    }
+    let mut on_b = common::browser::Browser::new(&b.addr);
+    let locked = on_b.sign_in(&email, &password);
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    assert!(
+        locked.body.contains("Too many failed sign-ins"),
+        "{}",
+        locked.body
+    );
 }
 
 /// The database going away: calls answer `ServiceUnavailable` (503: try again later), also

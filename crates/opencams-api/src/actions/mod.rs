@@ -2,9 +2,12 @@
 
 mod create_chatapp_template;
 mod delete_chatapp_template;
+mod get_chatapp_phone_number_metric;
 mod get_chatapp_template_detail;
+mod get_chatapp_template_metric;
 mod list_chatapp_message;
 mod list_chatapp_template;
+mod metric_period;
 mod modify_chatapp_template;
 mod query_chatapp_phone_numbers;
 mod send_chatapp_mass_message;
@@ -30,6 +33,8 @@ pub const ACTIONS: &[&str] = &[
     "UpdateAccountWebhook",
     "UpdatePhoneWebhook",
     "ListChatappMessage",
+    "GetChatappPhoneNumberMetric",
+    "GetChatappTemplateMetric",
 ];
 
 pub fn is_known(action: &str) -> bool {
@@ -50,6 +55,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Map<String, Value>, CamsError> {
         "UpdateAccountWebhook" => update_account_webhook::run(ctx).await,
         "UpdatePhoneWebhook" => update_phone_webhook::run(ctx).await,
         "ListChatappMessage" => list_chatapp_message::run(ctx).await,
+        "GetChatappPhoneNumberMetric" => get_chatapp_phone_number_metric::run(ctx).await,
+        "GetChatappTemplateMetric" => get_chatapp_template_metric::run(ctx).await,
         _ => Err(CamsError::of(Code::InvalidActionNotFound)),
     }
 }

@@ -100,7 +100,12 @@ pub async fn submit(
     let email = f.email.trim().to_lowercase();
     let address = client_address(&request_parts);
     let now = state.clock.now_ms();
-    if let Some(ms) = state.console.logins.locked_for(&email, &address, now) {
+    let locked =
+        match super::session::login_locked_for(state.store.as_ref(), &email, &address, now).await {
+            Ok(l) => l,
+            Err(e) => return unavailable("reading sign-in failures", &e),
+        };
+    if let Some(ms) = locked {
         let minutes = (ms + 59_999) / 60_000;
         return form_page(
             StatusCode::TOO_MANY_REQUESTS,
@@ -127,7 +132,11 @@ pub async fn submit(
         .await
         .unwrap_or(false);
     let Some(user) = user.filter(|_| matches) else {
-        state.console.logins.failed(&email, &address, now);
+        if let Err(e) =
+            super::session::login_failed(state.store.as_ref(), &email, &address, now).await
+        {
+            return unavailable("counting a failed sign-in", &e);
+        }
         return form_page(
             StatusCode::UNAUTHORIZED,
             &email,
@@ -135,7 +144,9 @@ pub async fn submit(
             &headers,
         );
     };
-    state.console.logins.succeeded(&email);
+    if let Err(e) = super::session::login_succeeded(state.store.as_ref(), &email).await {
+        return unavailable("clearing sign-in failures", &e);
+    }
     if !user.enabled {
         return form_page(
             StatusCode::FORBIDDEN,
@@ -168,6 +179,10 @@ pub async fn submit(
     };
     if let Err(e) = state.store.create_session(session).await {
         return unavailable("storing a session", &e);
+    }
+    // sessions that ended are deleted as new ones begin (a sign-in is rare; nothing else would)
+    if let Err(e) = state.store.delete_expired_sessions(now).await {
+        tracing::warn!(error = %e, "console: deleting expired sessions failed");
     }
     let secure = over_https(&headers);
     let mut response = Redirect::to("/console").into_response();

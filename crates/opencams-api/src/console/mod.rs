@@ -26,8 +26,6 @@ use axum::Router;
 use axum::response::Redirect;
 use axum::routing::{get, post};
 
-pub use session::ConsoleState;
-
 use crate::AppState;
 
 /// The console's routes (served with the API, or on a listener of their own).

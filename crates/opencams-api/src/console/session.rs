@@ -1,11 +1,10 @@
 //! Who is signed in: a random session token in an HttpOnly, SameSite=Strict cookie (Secure when
 //! the request came over HTTPS through a proxy), kept in the store only as its SHA-256, with a
 //! CSRF token per session that every state-changing form carries. Sign-in attempts are limited
-//! per email and per client address.
+//! per email and per client address, counted in the store so that every node counts alike.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -13,7 +12,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use cookie::{Cookie, SameSite};
-use opencams_store::{Account, AccountStatus, ConsoleSession, ConsoleUser, Role};
+use opencams_store::{
+    Account, AccountStatus, ConsoleSession, ConsoleUser, LoginFailures, Role, Store, StoreError,
+};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -257,70 +258,72 @@ impl axum::extract::OptionalFromRequestParts<Arc<AppState>> for Signed {
     }
 }
 
-/// Failed sign-ins counted per email and per client address over a window: past the limit,
-/// sign-in is refused (before the password is even checked) until the window ends. Kept in
-/// memory: on several nodes each node counts its own.
-#[derive(Default)]
-pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, (u32, i64)>>,
-}
-
-/// The window failures are counted over.
+/// The window failed sign-ins are counted over.
 pub const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// Failed sign-ins allowed per email in a window.
 pub const FAILURES_PER_EMAIL: u32 = 5;
 /// Failed sign-ins allowed per client address in a window.
 pub const FAILURES_PER_ADDRESS: u32 = 20;
 
-impl LoginLimiter {
-    fn keys(email: &str, address: &str) -> [(String, u32); 2] {
-        [
-            (format!("email:{email}"), FAILURES_PER_EMAIL),
-            (format!("address:{address}"), FAILURES_PER_ADDRESS),
-        ]
-    }
-
-    /// When sign-in is refused for this email or address: the ms until it is allowed again.
-    pub fn locked_for(&self, email: &str, address: &str, now: i64) -> Option<i64> {
-        let failures = self.failures.lock().ok()?;
-        Self::keys(email, address)
-            .iter()
-            .filter_map(|(k, limit)| {
-                let (n, since) = failures.get(k)?;
-                let left = since + LOGIN_WINDOW_MS - now;
-                (*n >= *limit && left > 0).then_some(left)
-            })
-            .max()
-    }
-
-    pub fn failed(&self, email: &str, address: &str, now: i64) {
-        let Ok(mut failures) = self.failures.lock() else {
-            return;
-        };
-        if failures.len() > 100_000 {
-            failures.retain(|_, (_, since)| *since + LOGIN_WINDOW_MS > now);
-        }
-        for (k, _) in Self::keys(email, address) {
-            let entry = failures.entry(k).or_insert((0, now));
-            if entry.1 + LOGIN_WINDOW_MS <= now {
-                *entry = (0, now);
-            }
-            entry.0 += 1;
-        }
-    }
-
-    /// A successful sign-in clears the email's count (not the address's).
-    pub fn succeeded(&self, email: &str) {
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.remove(&format!("email:{email}"));
-        }
-    }
+/// Failed sign-ins are counted per email and per client address over a window, in the store
+/// (so that every node counts alike): past the limit, sign-in is refused, before the password is
+/// even checked, until the window ends. The keys counted for an attempt, with their limits.
+fn login_keys(email: &str, address: &str) -> [(String, u32); 2] {
+    [
+        (format!("email:{email}"), FAILURES_PER_EMAIL),
+        (format!("address:{address}"), FAILURES_PER_ADDRESS),
+    ]
 }
 
-/// The console's own state in the server's.
-#[derive(Default)]
-pub struct ConsoleState {
-    pub logins: LoginLimiter,
+/// Of the failures counted against each key (with its limit), the ms until the last exhausted
+/// one's window ends; `None` when none is exhausted.
+fn lock_left(counted: &[(Option<LoginFailures>, u32)], now: i64) -> Option<i64> {
+    counted
+        .iter()
+        .filter_map(|(f, limit)| {
+            let f = (*f)?;
+            let left = f.since + LOGIN_WINDOW_MS - now;
+            (f.failures >= *limit && left > 0).then_some(left)
+        })
+        .max()
+}
+
+/// When sign-in is refused for this email or address: the ms until it is allowed again.
+pub async fn login_locked_for(
+    store: &dyn Store,
+    email: &str,
+    address: &str,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    let keys = login_keys(email, address);
+    let found = store
+        .login_failures(
+            keys.iter().map(|(k, _)| k.clone()).collect(),
+            now,
+            LOGIN_WINDOW_MS,
+        )
+        .await?;
+    let counted: Vec<_> = found
+        .into_iter()
+        .zip(keys.iter().map(|(_, l)| *l))
+        .collect();
+    Ok(lock_left(&counted, now))
+}
+
+/// Counts a failed sign-in for this email and address.
+pub async fn login_failed(
+    store: &dyn Store,
+    email: &str,
+    address: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let keys = login_keys(email, address).map(|(k, _)| k).to_vec();
+    store.record_login_failure(keys, now, LOGIN_WINDOW_MS).await
+}
+
+/// A successful sign-in clears the email's count (not the address's).
+pub async fn login_succeeded(store: &dyn Store, email: &str) -> Result<(), StoreError> {
+    store.clear_login_failures(&format!("email:{email}")).await
 }
 
 #[cfg(test)]
@@ -328,26 +331,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sign_in_locks_after_the_limit_until_the_window_ends() {
-        let l = LoginLimiter::default();
-        for i in 0..FAILURES_PER_EMAIL {
-            assert_eq!(l.locked_for("a@x", "1.2.3.4", 1000 + i64::from(i)), None);
-            l.failed("a@x", "1.2.3.4", 1000 + i64::from(i));
-        }
+    fn sign_in_locks_while_an_exhausted_window_lasts() {
+        let f = |failures, since| Some(LoginFailures { failures, since });
+        // under both limits: open
         assert_eq!(
-            l.locked_for("a@x", "9.9.9.9", 2000),
+            lock_left(
+                &[
+                    (f(4, 0), FAILURES_PER_EMAIL),
+                    (f(19, 0), FAILURES_PER_ADDRESS)
+                ],
+                10
+            ),
+            None
+        );
+        // the email's limit reached: locked until its window ends
+        assert_eq!(
+            lock_left(
+                &[
+                    (f(5, 1000), FAILURES_PER_EMAIL),
+                    (None, FAILURES_PER_ADDRESS)
+                ],
+                2000
+            ),
             Some(LOGIN_WINDOW_MS - 1000)
         );
-        // another email from the same address is not locked yet
-        assert_eq!(l.locked_for("b@x", "1.2.3.4", 2000), None);
-        assert_eq!(l.locked_for("a@x", "1.2.3.4", 1000 + LOGIN_WINDOW_MS), None);
-        l.succeeded("a@x");
-        assert_eq!(l.locked_for("a@x", "1.2.3.4", 2000), None);
-        // the address limit across emails
-        for i in 0..FAILURES_PER_ADDRESS {
-            l.failed(&format!("u{i}@x"), "5.5.5.5", 3000);
-        }
-        assert!(l.locked_for("new@x", "5.5.5.5", 3001).is_some());
+        // both: the longer wait
+        assert_eq!(
+            lock_left(
+                &[
+                    (f(5, 0), FAILURES_PER_EMAIL),
+                    (f(20, 500), FAILURES_PER_ADDRESS)
+                ],
+                1000
+            ),
+            Some(LOGIN_WINDOW_MS - 500)
+        );
+        // a window that ended locks nothing
+        assert_eq!(
+            lock_left(&[(f(9, 0), FAILURES_PER_EMAIL)], LOGIN_WINDOW_MS),
+            None
+        );
     }
 
     #[test]

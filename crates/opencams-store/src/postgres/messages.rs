@@ -24,7 +24,10 @@ use super::{
     EventColumns, PgStore, append_events, append_events_at, append_events_sql, enum_col,
     in_transaction, opt_enum_col,
 };
-use crate::common::{hourly_counts_sql, queued, status_change, status_moves_sql, waiting_sql};
+use crate::common::{
+    SearchValue, hourly_counts_sql, number_metrics_sql, queued, status_change, status_moves_sql,
+    template_metrics_sql, waiting_sql,
+};
 use crate::*;
 
 /// The columns of a message, in [`message_row`]'s order.
@@ -1065,6 +1068,99 @@ impl MessageStore for PgStore {
             })
             .collect()
     }
+
+    async fn number_metrics(
+        &self,
+        q: MetricQuery,
+        sender: Option<String>,
+    ) -> Result<Vec<MetricCount>> {
+        let c = self.client().await?;
+        let (sql, values) =
+            number_metrics_sql(&q, sender.as_deref(), |n| format!("${n}"), r#"COLLATE "C""#);
+        let stmt = c.prepare_cached(&sql).await?;
+        let owned = bound(values);
+        c.query(&stmt, &params_of(&owned))
+            .await?
+            .iter()
+            .map(metric_count)
+            .collect()
+    }
+
+    async fn template_metrics(
+        &self,
+        q: MetricQuery,
+        code: String,
+        language: Option<String>,
+    ) -> Result<TemplateMetrics> {
+        let c = self.client().await?;
+        // an inbound body is always the JSON ingest wrote (`{"inbound": <message>}`)
+        let text = "(i.body::jsonb) #>> '{inbound,button,text}'";
+        let (counts_sql, clicks_sql, values) = template_metrics_sql(
+            &q,
+            &code,
+            language.as_deref(),
+            |n| format!("${n}"),
+            r#"COLLATE "C""#,
+            text,
+        );
+        let owned = bound(values);
+        let params = params_of(&owned);
+        let stmt = c.prepare_cached(&counts_sql).await?;
+        let counts = c
+            .query(&stmt, &params)
+            .await?
+            .iter()
+            .map(metric_count)
+            .collect::<Result<Vec<_>>>()?;
+        let stmt = c.prepare_cached(&clicks_sql).await?;
+        let clicks = c
+            .query(&stmt, &params)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ButtonClicks {
+                    language: r.try_get(0)?,
+                    bucket_ms: r.try_get(1)?,
+                    text: r.try_get(2)?,
+                    count: r.try_get::<_, i64>(3)? as u64,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TemplateMetrics { counts, clicks })
+    }
+}
+
+/// The values of a statement built in `common`, boxed for binding.
+fn bound(values: Vec<SearchValue<'_>>) -> Vec<Box<dyn ToSql + Sync + Send + '_>> {
+    values
+        .into_iter()
+        .map(|v| -> Box<dyn ToSql + Sync + Send + '_> {
+            match v {
+                SearchValue::Text(t) => Box::new(t),
+                SearchValue::Int(i) => Box::new(i),
+                SearchValue::Texts(l) => Box::new(l),
+            }
+        })
+        .collect()
+}
+
+/// [`bound`]'s values as `query` takes them.
+fn params_of<'a>(owned: &'a [Box<dyn ToSql + Sync + Send + 'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    owned
+        .iter()
+        .map(|b| b.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+/// A [`MetricCount`] from (key, bucket, sent, delivered, read).
+fn metric_count(r: &Row) -> Result<MetricCount> {
+    Ok(MetricCount {
+        key: r.try_get(0)?,
+        bucket_ms: r.try_get(1)?,
+        sent: r.try_get::<_, i64>(2)? as u64,
+        delivered: r.try_get::<_, i64>(3)? as u64,
+        read: r.try_get::<_, i64>(4)? as u64,
+    })
 }
 
 #[cfg(test)]

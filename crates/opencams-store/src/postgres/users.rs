@@ -218,4 +218,60 @@ impl UserStore for PgStore {
             .await?;
         Ok(c.execute(&stmt, &[&now]).await?)
     }
+
+    async fn record_login_failure(
+        &self,
+        keys: Vec<String>,
+        now: i64,
+        window_ms: i64,
+    ) -> Result<()> {
+        let c = self.client().await?;
+        let upsert = c
+            .prepare_cached(&crate::common::login_failure_sql("$1", "$2", "$3"))
+            .await?;
+        for k in &keys {
+            c.execute(&upsert, &[k, &now, &window_ms]).await?;
+        }
+        let purge = c
+            .prepare_cached("DELETE FROM login_failures WHERE since <= $1")
+            .await?;
+        c.execute(&purge, &[&(now - window_ms)]).await?;
+        Ok(())
+    }
+
+    async fn login_failures(
+        &self,
+        keys: Vec<String>,
+        now: i64,
+        window_ms: i64,
+    ) -> Result<Vec<Option<LoginFailures>>> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(
+                "SELECT key, failures, since FROM login_failures WHERE key = ANY($1) AND since > $2",
+            )
+            .await?;
+        let rows = c.query(&stmt, &[&keys, &(now - window_ms)]).await?;
+        let mut found = std::collections::HashMap::new();
+        for r in &rows {
+            let failures: i64 = r.try_get(1)?;
+            found.insert(
+                r.try_get::<_, String>(0)?,
+                LoginFailures {
+                    failures: failures.clamp(0, i64::from(u32::MAX)) as u32,
+                    since: r.try_get(2)?,
+                },
+            );
+        }
+        Ok(keys.iter().map(|k| found.get(k).copied()).collect())
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<()> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached("DELETE FROM login_failures WHERE key = $1")
+            .await?;
+        c.execute(&stmt, &[&key]).await?;
+        Ok(())
+    }
 }

@@ -6,7 +6,10 @@ use opencams_domain::message::FallBackRule;
 use opencams_domain::{Direction, MessageStatus, SendType};
 
 use super::{SqliteStore, enum_col, opt_enum_col};
-use crate::common::{hourly_counts_sql, queued, status_change, status_moves_sql, waiting_sql};
+use crate::common::{
+    SearchValue, hourly_counts_sql, number_metrics_sql, queued, status_change, status_moves_sql,
+    template_metrics_sql, waiting_sql,
+};
 
 use crate::*;
 
@@ -485,4 +488,84 @@ impl MessageStore for SqliteStore {
         })
         .await
     }
+
+    async fn number_metrics(
+        &self,
+        q: MetricQuery,
+        sender: Option<String>,
+    ) -> Result<Vec<MetricCount>> {
+        self.read(move |c, _| {
+            let (sql, values) = number_metrics_sql(&q, sender.as_deref(), |n| format!("?{n}"), "");
+            let rows = c
+                .prepare_cached(&sql)?
+                .query_map(bound(values), metric_count)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn template_metrics(
+        &self,
+        q: MetricQuery,
+        code: String,
+        language: Option<String>,
+    ) -> Result<TemplateMetrics> {
+        self.read(move |c, _| {
+            // an inbound body is always the JSON ingest wrote; json_valid keeps a stray one
+            // from failing the whole count
+            let text = "CASE WHEN json_valid(i.body) \
+                        THEN json_extract(i.body, '$.inbound.button.text') END";
+            let (counts_sql, clicks_sql, values) = template_metrics_sql(
+                &q,
+                &code,
+                language.as_deref(),
+                |n| format!("?{n}"),
+                "",
+                text,
+            );
+            let counts = c
+                .prepare_cached(&counts_sql)?
+                .query_map(bound(values.clone()), metric_count)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let clicks = c
+                .prepare_cached(&clicks_sql)?
+                .query_map(bound(values), |r| {
+                    Ok(ButtonClicks {
+                        language: r.get(0)?,
+                        bucket_ms: r.get(1)?,
+                        text: r.get(2)?,
+                        count: r.get::<_, i64>(3)? as u64,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(TemplateMetrics { counts, clicks })
+        })
+        .await
+    }
+}
+
+/// The values of a statement built in `common`, as rusqlite binds them.
+fn bound(values: Vec<SearchValue<'_>>) -> rusqlite::ParamsFromIter<Vec<rusqlite::types::Value>> {
+    use rusqlite::types::Value;
+    let values: Vec<Value> = values
+        .into_iter()
+        .map(|v| match v {
+            SearchValue::Text(t) => Value::Text(t.to_string()),
+            SearchValue::Int(i) => Value::Integer(i),
+            SearchValue::Texts(l) => Value::Text(serde_json::Value::from_iter(l).to_string()),
+        })
+        .collect();
+    rusqlite::params_from_iter(values)
+}
+
+/// A [`MetricCount`] from (key, bucket, sent, delivered, read).
+fn metric_count(r: &Row<'_>) -> rusqlite::Result<MetricCount> {
+    Ok(MetricCount {
+        key: r.get(0)?,
+        bucket_ms: r.get(1)?,
+        sent: r.get::<_, i64>(2)? as u64,
+        delivered: r.get::<_, i64>(3)? as u64,
+        read: r.get::<_, i64>(4)? as u64,
+    })
 }

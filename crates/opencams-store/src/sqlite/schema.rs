@@ -332,6 +332,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_recipient ON messages(space_id, recipient, created_at);
     CREATE INDEX messages_task ON messages(space_id, task_id, created_at) WHERE task_id IS NOT NULL;
     "#,
+    // 13: failed console sign-ins per email and per client address, in fixed windows
+    r#"
+    CREATE TABLE login_failures (
+        key TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        since INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub(crate) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {

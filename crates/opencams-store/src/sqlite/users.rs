@@ -202,4 +202,59 @@ impl UserStore for SqliteStore {
         })
         .await
     }
+
+    async fn record_login_failure(
+        &self,
+        keys: Vec<String>,
+        now: i64,
+        window_ms: i64,
+    ) -> Result<()> {
+        self.write(move |c, _| {
+            let sql = crate::common::login_failure_sql("?1", "?2", "?3");
+            let mut upsert = c.prepare_cached(&sql)?;
+            for k in &keys {
+                upsert.execute(params![k, now, window_ms])?;
+            }
+            c.prepare_cached("DELETE FROM login_failures WHERE since <= ?1")?
+                .execute([now - window_ms])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn login_failures(
+        &self,
+        keys: Vec<String>,
+        now: i64,
+        window_ms: i64,
+    ) -> Result<Vec<Option<LoginFailures>>> {
+        self.read(move |c, _| {
+            let mut stmt = c.prepare_cached(
+                "SELECT failures, since FROM login_failures WHERE key = ?1 AND since > ?2",
+            )?;
+            keys.iter()
+                .map(|k| {
+                    Ok(stmt
+                        .query_row(params![k, now - window_ms], |r| {
+                            Ok(LoginFailures {
+                                failures: r.get::<_, i64>(0)?.clamp(0, i64::from(u32::MAX)) as u32,
+                                since: r.get(1)?,
+                            })
+                        })
+                        .optional()?)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<()> {
+        let key = key.to_string();
+        self.write(move |c, _| {
+            c.prepare_cached("DELETE FROM login_failures WHERE key = ?1")?
+                .execute([&key])?;
+            Ok(())
+        })
+        .await
+    }
 }

@@ -429,3 +429,74 @@ pub async fn hourly_counts_bucket_one_accounts_messages_by_hour_status_and_direc
             .is_empty()
     );
 }
+
+pub async fn sign_in_failures_count_per_key_in_fixed_windows(place: Place) {
+    let store = place.open().await;
+    const WINDOW: i64 = 15 * 60_000;
+    let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let count = |v: &Option<LoginFailures>| v.map(|f| (f.failures, f.since));
+    assert_eq!(
+        store
+            .login_failures(keys(&["email:a@x"]), 1_000, WINDOW)
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    for t in [1_000, 2_000, 3_000] {
+        store
+            .record_login_failure(keys(&["email:a@x", "address:1.2.3.4"]), t, WINDOW)
+            .await
+            .unwrap();
+    }
+    store
+        .record_login_failure(keys(&["email:b@x", "address:1.2.3.4"]), 4_000, WINDOW)
+        .await
+        .unwrap();
+    let got = store
+        .login_failures(
+            keys(&["email:a@x", "address:1.2.3.4", "email:b@x", "email:c@x"]),
+            5_000,
+            WINDOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter().map(count).collect::<Vec<_>>(),
+        vec![Some((3, 1_000)), Some((4, 1_000)), Some((1, 4_000)), None]
+    );
+    // the window ends: nothing is live; the next failure starts a new one
+    let later = 1_000 + WINDOW;
+    assert_eq!(
+        store
+            .login_failures(keys(&["email:a@x"]), later, WINDOW)
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    store
+        .record_login_failure(keys(&["email:a@x"]), later, WINDOW)
+        .await
+        .unwrap();
+    let got = store
+        .login_failures(keys(&["email:a@x", "address:1.2.3.4"]), later, WINDOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter().map(count).collect::<Vec<_>>(),
+        vec![Some((1, later)), None]
+    );
+    // a success clears one key only
+    store
+        .record_login_failure(keys(&["email:b@x", "address:9.9.9.9"]), later, WINDOW)
+        .await
+        .unwrap();
+    store.clear_login_failures("email:b@x").await.unwrap();
+    let got = store
+        .login_failures(keys(&["email:b@x", "address:9.9.9.9"]), later, WINDOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter().map(count).collect::<Vec<_>>(),
+        vec![None, Some((1, later))]
+    );
+}

@@ -14,6 +14,7 @@ use opencams_store::*;
 mod cases;
 mod console;
 mod deliveries;
+mod metrics;
 mod numbers;
 mod overview;
 mod receipts;
@@ -132,7 +133,10 @@ conformance! {
     console::console_users_are_found_by_email_in_any_case_and_listed_per_account,
     console::a_password_change_or_disabling_ends_that_users_sessions_only,
     console::console_sessions_expire_and_are_deleted,
+    console::sign_in_failures_count_per_key_in_fixed_windows,
     console::hourly_counts_bucket_one_accounts_messages_by_hour_status_and_direction,
     overview::waiting_counts_one_accounts_queued_messages_per_sender,
     overview::hourly_fallbacks_count_one_accounts_fallbacks_by_hour_and_state,
+    metrics::number_metrics_count_one_spaces_messages_per_sender_and_bucket,
+    metrics::template_metrics_count_a_templates_messages_and_the_taps_on_its_buttons,
 }

@@ -153,7 +153,6 @@ pub async fn run(storage_args: &StorageArgs, args: ServeArgs) -> anyhow::Result<
         webhooks: WebhookConfig {
             verify_token: args.webhook_verify_token.clone(),
         },
-        console: Default::default(),
         simulated_users: std::sync::OnceLock::new(),
         send_meter: std::sync::OnceLock::new(),
         ingest: Arc::new(WebhookIngest(opencams_dispatch::ingest::Ingest::new(
