@@ -768,21 +768,7 @@ fn admins_change_and_remove_numbers_and_no_one_else_can() {
         ("default", "ro@example.com", "viewer"),
         ("acme", "boss@acme.test", "admin"),
     ] {
-        let (code, _, err) = user_cli(
-            &s,
-            &[
-                "create",
-                "--account",
-                account,
-                "--email",
-                email,
-                "--role",
-                role,
-                "--password-stdin",
-            ],
-            "a long enough password",
-        );
-        assert_eq!(code, 0, "{err}");
+        add_user(&s, account, email, role);
     }
     let mut ro = Browser::new(&s.addr);
     assert_eq!(
@@ -1050,21 +1036,7 @@ fn operators_build_a_template_watch_its_review_send_it_and_delete_it() {
         ("default", "ro@example.com", "viewer"),
         ("acme", "boss@acme.test", "admin"),
     ] {
-        let (code, _, err) = user_cli(
-            &s,
-            &[
-                "create",
-                "--account",
-                account,
-                "--email",
-                email,
-                "--role",
-                role,
-                "--password-stdin",
-            ],
-            "a long enough password",
-        );
-        assert_eq!(code, 0, "{err}");
+        add_user(&s, account, email, role);
     }
     let mut boss = Browser::new(&s.addr);
     boss.sign_in("boss@acme.test", "a long enough password");
@@ -1289,23 +1261,7 @@ fn admins_add_numbers_under_the_cli_rules() {
     );
     assert_eq!(again.status, 409, "{}", again.body);
     // a viewer may not
-    let (code, _, err) = user_cli(
-        &s,
-        &[
-            "create",
-            "--account",
-            "default",
-            "--email",
-            "ro@example.com",
-            "--role",
-            "viewer",
-            "--password-stdin",
-        ],
-        "a long enough password",
-    );
-    assert_eq!(code, 0, "{err}");
-    let mut ro = Browser::new(&s.addr);
-    ro.sign_in("ro@example.com", "a long enough password");
+    let mut ro = signed_in_as(&s, "default", "ro@example.com", "viewer");
     let rcsrf = Browser::csrf_of(&ro.get("/console/numbers").body);
     let refused = ro.request(
         "POST",
@@ -1347,26 +1303,7 @@ fn every_route_answers_another_accounts_ids_as_missing() {
         .to_string();
     // account acme's admin
     s.cli_json(&["account", "create", "acme"]);
-    let (status, _, err) = user_cli(
-        &s,
-        &[
-            "create",
-            "--account",
-            "acme",
-            "--email",
-            "boss@acme.test",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ],
-        "a long enough password",
-    );
-    assert_eq!(status, 0, "{err}");
-    let mut b = Browser::new(&s.addr);
-    assert_eq!(
-        b.sign_in("boss@acme.test", "a long enough password").status,
-        303
-    );
+    let mut b = signed_in_as(&s, "acme", "boss@acme.test", "admin");
     let csrf = Browser::csrf_of(&b.get("/console").body);
     let c = csrf.as_str();
     let number = "8613600000000";

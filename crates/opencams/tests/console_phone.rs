@@ -429,21 +429,7 @@ fn viewers_read_only_and_other_numbers_are_refused() {
         ("default", "ro@example.com", "viewer"),
         ("empty", "boss@empty.test", "admin"),
     ] {
-        let (code, _, err) = user_cli(
-            &s,
-            &[
-                "create",
-                "--account",
-                account,
-                "--email",
-                email,
-                "--role",
-                role,
-                "--password-stdin",
-            ],
-            "a long enough password",
-        );
-        assert_eq!(code, 0, "{err}");
+        add_user(&s, account, email, role);
     }
     // a Cloud API number of the account (nothing is ever sent from it here)
     s.cli_json(&[

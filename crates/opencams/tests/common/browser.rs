@@ -164,3 +164,35 @@ pub fn browser() -> Option<(String, String)> {
     eprintln!("skipped: {how}");
     None
 }
+
+/// The password the tests give the console users they create.
+pub const USER_PASSWORD: &str = "a long enough password";
+
+/// Creates console user `email` of `account` with `role` (password [`USER_PASSWORD`]) through
+/// `opencams user create`.
+pub fn add_user(s: &Server, account: &str, email: &str, role: &str) {
+    let (code, _, err) = user_cli(
+        s,
+        &[
+            "create",
+            "--account",
+            account,
+            "--email",
+            email,
+            "--role",
+            role,
+            "--password-stdin",
+        ],
+        USER_PASSWORD,
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
+/// [`add_user`], then a browser signed in as that user.
+pub fn signed_in_as(s: &Server, account: &str, email: &str, role: &str) -> Browser {
+    add_user(s, account, email, role);
+    let mut b = Browser::new(&s.addr);
+    let answer = b.sign_in(email, USER_PASSWORD);
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    b
+}
